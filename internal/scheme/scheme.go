@@ -14,6 +14,7 @@ import (
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	projectv1 "github.com/openshift/api/project/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,11 +42,13 @@ var GroupVersions = []schema.GroupVersion{
 	imagev1.GroupVersion,
 	appsv1.GroupVersion,
 	autoscalingv1.SchemeGroupVersion,
+	authenticationv1.SchemeGroupVersion,
 }
 
 func init() {
 	utilruntime.Must(corev1.AddToScheme(Scheme))
 	utilruntime.Must(autoscalingv1.AddToScheme(Scheme))
+	utilruntime.Must(authenticationv1.AddToScheme(Scheme))
 	utilruntime.Must(projectv1.Install(Scheme))
 	utilruntime.Must(buildv1.Install(Scheme))
 	utilruntime.Must(imagev1.Install(Scheme))

@@ -1,0 +1,18 @@
+// Command slipway is OpenShift's application pipeline on one machine:
+// `slipway server` runs it, the other verbs are an oc-style client for it.
+package main
+
+import (
+	"os"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/slipway-dev/slipway/internal/cli"
+	"github.com/slipway-dev/slipway/internal/server"
+)
+
+func main() {
+	root := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	root.AddCommand(server.NewCommand())
+	os.Exit(cli.Run(root))
+}

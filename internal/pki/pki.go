@@ -1,0 +1,154 @@
+// Package pki creates the certificate authority and the serving certificate
+// Slipway's listeners use, once, in the data directory.
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Files names the PEM files of a CA and a serving certificate signed by it.
+type Files struct {
+	CACert, CAKey           string
+	ServingCert, ServingKey string
+}
+
+// FilesIn returns the standard file names under dir.
+func FilesIn(dir string) Files {
+	return Files{
+		CACert:      filepath.Join(dir, "ca.crt"),
+		CAKey:       filepath.Join(dir, "ca.key"),
+		ServingCert: filepath.Join(dir, "serving.crt"),
+		ServingKey:  filepath.Join(dir, "serving.key"),
+	}
+}
+
+// Ensure creates the CA (if absent) and a serving certificate for hosts (if
+// absent or not covering every host). Existing files are kept so clients'
+// kubeconfigs stay valid across restarts.
+func Ensure(f Files, hosts []string) error {
+	caCert, caKey, err := loadOrCreateCA(f)
+	if err != nil {
+		return err
+	}
+	if cert, err := readCert(f.ServingCert); err == nil && covers(cert, hosts) && time.Until(cert.NotAfter) > 30*24*time.Hour {
+		return nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "slipway"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(5 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("signing serving certificate: %w", err)
+	}
+	return writePair(f.ServingCert, f.ServingKey, der, key)
+}
+
+func loadOrCreateCA(f Files) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	cert, certErr := readCert(f.CACert)
+	key, keyErr := readKey(f.CAKey)
+	if certErr == nil && keyErr == nil {
+		return cert, key, nil
+	}
+	if !errors.Is(certErr, os.ErrNotExist) && certErr != nil {
+		return nil, nil, certErr
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "slipway-ca"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating CA: %w", err)
+	}
+	if err := writePair(f.CACert, f.CAKey, der, key); err != nil {
+		return nil, nil, err
+	}
+	cert, err = x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+func covers(cert *x509.Certificate, hosts []string) bool {
+	for _, h := range hosts {
+		if cert.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	return n
+}
+
+func writePair(certPath, keyPath string, der []byte, key *ecdsa.PrivateKey) error {
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func readKey(path string) (*ecdsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM key", path)
+	}
+	return x509.ParseECPrivateKey(block.Bytes)
+}

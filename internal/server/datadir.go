@@ -1,0 +1,126 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/slipway-dev/slipway/internal/pki"
+)
+
+// dataDir is the layout of --data-dir: everything Slipway generates at first
+// start and keeps across restarts.
+type dataDir string
+
+func (d dataDir) path(name string) string  { return filepath.Join(string(d), name) }
+func (d dataDir) pki() pki.Files           { return pki.FilesIn(string(d)) }
+func (d dataDir) etcd() string             { return d.path("etcd") }
+func (d dataDir) adminToken() string       { return d.path("admin.token") }
+func (d dataDir) adminKubeconfig() string  { return d.path("admin.kubeconfig") }
+func (d dataDir) encryptionConfig() string { return d.path("encryption-config.yaml") }
+
+// prepare creates the directory, certificates, admin token and encryption
+// key on first start and returns the admin token.
+func (d dataDir) prepare(listen string) (string, error) {
+	if err := os.MkdirAll(string(d), 0o700); err != nil {
+		return "", err
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", err
+	}
+	hosts := []string{"127.0.0.1", "localhost", "::1"}
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		hosts = append(hosts, host)
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		hosts = append(hosts, name)
+	}
+	if err := pki.Ensure(d.pki(), hosts); err != nil {
+		return "", fmt.Errorf("certificates in %s: %w", d, err)
+	}
+	token, err := readOrCreate(d.adminToken(), func() (string, error) { return randomToken(32) })
+	if err != nil {
+		return "", err
+	}
+	if _, err := readOrCreate(d.encryptionConfig(), newEncryptionConfig); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// writeAdminKubeconfig writes a kubeconfig for the admin, pointing at server.
+func (d dataDir) writeAdminKubeconfig(server, token string) error {
+	ca, err := os.ReadFile(d.pki().CACert)
+	if err != nil {
+		return err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cluster := clusterNick(server)
+	user := "system:admin/" + cluster
+	ctx := "default/" + cluster + "/system:admin"
+	cfg.Clusters[cluster] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts[ctx] = &clientcmdapi.Context{Cluster: cluster, AuthInfo: user, Namespace: "default"}
+	cfg.CurrentContext = ctx
+	return clientcmd.WriteToFile(*cfg, d.adminKubeconfig())
+}
+
+// clusterNick names a cluster as oc does: the host:port with dots and
+// colons turned into dashes ("127-0-0-1:8443").
+func clusterNick(server string) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
+	return strings.ReplaceAll(s, ".", "-")
+}
+
+func readOrCreate(path string, create func() (string, error)) (string, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	value, err := create()
+	if err != nil {
+		return "", err
+	}
+	return value, os.WriteFile(path, []byte(value+"\n"), 0o600)
+}
+
+func randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// newEncryptionConfig encrypts secrets with AES-CBC under a fresh key;
+// identity stays as a read-only fallback for data written before.
+func newEncryptionConfig() (string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1
+kind: EncryptionConfiguration
+resources:
+- resources:
+  - secrets
+  providers:
+  - aescbc:
+      keys:
+      - name: key1
+        secret: %s
+  - identity: {}
+`, base64.StdEncoding.EncodeToString(key)), nil
+}
