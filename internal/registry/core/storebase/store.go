@@ -1,0 +1,55 @@
+package storebase
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+)
+
+// FullStrategy is a strategy for create, update and delete.
+type FullStrategy interface {
+	rest.RESTCreateStrategy
+	rest.RESTUpdateStrategy
+	rest.RESTDeleteStrategy
+}
+
+// CoreResource describes the store of one resource of the core ("") group.
+type CoreResource struct {
+	// Plural and Singular name the resource: "secrets", "secret".
+	Plural, Singular string
+	// New and NewList return empty objects of the resource.
+	New, NewList func() runtime.Object
+	Strategy     FullStrategy
+	Table        rest.TableConvertor
+	// Attrs returns the labels and selectable fields of an object.
+	Attrs storage.AttrFunc
+	// Customize, when set, adjusts the store (TTL, deletion behaviour)
+	// before it is completed.
+	Customize func(*genericregistry.Store)
+}
+
+// NewCoreStore builds and completes the generic store of r.
+func NewCoreStore(optsGetter generic.RESTOptionsGetter, r CoreResource) (*genericregistry.Store, error) {
+	store := &genericregistry.Store{
+		NewFunc:                   r.New,
+		NewListFunc:               r.NewList,
+		DefaultQualifiedResource:  corev1.Resource(r.Plural),
+		SingularQualifiedResource: corev1.Resource(r.Singular),
+		CreateStrategy:            r.Strategy,
+		UpdateStrategy:            r.Strategy,
+		DeleteStrategy:            r.Strategy,
+		TableConvertor:            r.Table,
+	}
+	if r.Customize != nil {
+		r.Customize(store)
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: r.Attrs}); err != nil {
+		return nil, fmt.Errorf("completing %s storage: %w", r.Plural, err)
+	}
+	return store, nil
+}
