@@ -1,0 +1,40 @@
+# Slipway: `make run` runs it on its embedded defaults, `make test` proves it.
+GO       ?= go
+BIN      := bin/slipway
+DATA_DIR ?= _data
+LISTEN   ?= 127.0.0.1:8443
+# The OpenShift modules are pseudo-versions the checksum database does not know;
+# go.sum pins them.
+export GONOSUMDB := github.com/openshift/*
+
+.PHONY: all build run test unit e2e bench vet deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/slipway
+
+# deps installs the Debian packages Slipway and its tests use (git, etcd-server).
+deps:
+	@./hack/install-deps.sh
+
+run: deps build
+	$(BIN) server --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test ./internal/... ./cmd/...
+
+e2e: build
+	$(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+test: deps vet build
+	$(GO) test -count=1 -timeout 25m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+
+clean:
+	rm -rf bin $(DATA_DIR)

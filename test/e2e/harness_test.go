@@ -1,0 +1,291 @@
+// Package e2e runs the real slipway binary on loopback ports chosen at random,
+// with a temporary data directory, and drives it the way users do: with the
+// slipway CLI, kubectl and the client-go/openshift client-go typed clients.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// slipwayBin is the binary under test, built once by TestMain.
+var slipwayBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "slipway-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	slipwayBin = filepath.Join(dir, "slipway")
+	build := exec.Command("go", "build", "-o", slipwayBin, "github.com/slipway-dev/slipway/cmd/slipway")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building slipway:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one running `slipway server`.
+type server struct {
+	t       *testing.T
+	dataDir string
+	listen  string
+	args    []string
+	cmd     *exec.Cmd
+	logs    *lockedBuffer
+	done    chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServer runs slipway server with a fresh data directory on a free port.
+func startServer(t *testing.T, extraArgs ...string) *server {
+	t.Helper()
+	s := &server{t: t, dataDir: t.TempDir(), listen: freeAddr(t), args: extraArgs}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) start() {
+	s.t.Helper()
+	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen}, s.args...)
+	s.cmd = exec.Command(slipwayBin, args...)
+	s.logs = &lockedBuffer{}
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	go func() { s.cmd.Wait(); close(s.done) }()
+	s.waitReady()
+}
+
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+	default:
+		s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	if s.t.Failed() {
+		s.t.Logf("server logs:\n%s", tail(s.logs.String(), 60))
+	}
+	s.cmd = nil
+}
+
+func (s *server) restart() {
+	s.t.Helper()
+	s.stop()
+	s.start()
+}
+
+func (s *server) url() string { return "https://" + s.listen }
+
+func (s *server) adminToken() string {
+	data, err := os.ReadFile(filepath.Join(s.dataDir, "admin.token"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "admin.kubeconfig") }
+
+// restConfig is the admin's client configuration.
+func (s *server) restConfig() *rest.Config {
+	s.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return cfg
+}
+
+// waitReady waits until /readyz answers 200 to the admin token.
+func (s *server) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			s.t.Fatalf("slipway server exited early:\n%s", tail(s.logs.String(), 60))
+		default:
+		}
+		if tokenBytes, err := os.ReadFile(filepath.Join(s.dataDir, "admin.token")); err == nil {
+			req, _ := http.NewRequest("GET", s.url()+"/readyz", nil)
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tokenBytes)))
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.t.Fatalf("slipway server not ready after 2m:\n%s", tail(s.logs.String(), 60))
+}
+
+// cli runs slipway client verbs with their own kubeconfig file.
+type cli struct {
+	t          *testing.T
+	kubeconfig string
+	env        []string
+}
+
+// newCLI returns a client whose kubeconfig starts as a copy of the admin's.
+func (s *server) newCLI() *cli {
+	s.t.Helper()
+	data, err := os.ReadFile(s.kubeconfig())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	path := filepath.Join(s.t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return &cli{t: s.t, kubeconfig: path}
+}
+
+// run runs `slipway args...` and returns stdout and stderr; it fails the test
+// when the command fails.
+func (c *cli) run(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.exec(nil, args...)
+	if err != nil {
+		c.t.Fatalf("slipway %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// fail runs a command that must fail and returns its stderr.
+func (c *cli) fail(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.exec(nil, args...)
+	if err == nil {
+		c.t.Fatalf("slipway %s succeeded, want failure\nstdout:\n%s", strings.Join(args, " "), out)
+	}
+	return errOut
+}
+
+func (c *cli) exec(stdin []byte, args ...string) (string, string, error) {
+	return runBinary(c.t, slipwayBin, c.kubeconfig, c.env, stdin, args...)
+}
+
+func runBinary(t *testing.T, bin, kubeconfig string, env []string, stdin []byte, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfig, "HOME="+filepath.Dir(kubeconfig)), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(s, "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// fixture returns a seed-walkthrough file with its placeholders replaced.
+func fixture(t *testing.T, name string, replace ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixturesDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.NewReplacer(replace...).Replace(string(data))
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// fixturesDir finds ../shared/fixtures/seed-walkthrough from the repository,
+// or the copy under testdata when shared/ is not beside the clone.
+func fixturesDir(t *testing.T) string {
+	t.Helper()
+	for _, dir := range []string{"../../../shared/fixtures/seed-walkthrough", "testdata/seed-walkthrough"} {
+		if _, err := os.Stat(filepath.Join(dir, "buildconfig.yaml")); err == nil {
+			return dir
+		}
+	}
+	t.Fatal("seed-walkthrough fixtures not found")
+	return ""
+}
+
+// eventually retries f until it returns nil or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("after %s: %v", timeout, err)
+}
