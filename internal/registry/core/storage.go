@@ -1,0 +1,98 @@
+// Package core assembles the REST storage of the core ("", /api/v1) group
+// resources Slipway serves.
+package core
+
+import (
+	"fmt"
+
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/slipway-dev/slipway/internal/registry/core/configmap"
+	"github.com/slipway-dev/slipway/internal/registry/core/event"
+	"github.com/slipway-dev/slipway/internal/registry/core/namespace"
+	"github.com/slipway-dev/slipway/internal/registry/core/pod"
+	"github.com/slipway-dev/slipway/internal/registry/core/replicationcontroller"
+	"github.com/slipway-dev/slipway/internal/registry/core/secret"
+	"github.com/slipway-dev/slipway/internal/registry/core/service"
+	"github.com/slipway-dev/slipway/internal/registry/core/serviceaccount"
+)
+
+// Storage is the core group's storage.
+type Storage struct {
+	// Resources maps resource paths ("namespaces", "pods/status", ...) to
+	// their storage, ready for apiGroupInfo.VersionedResourcesStorageMap["v1"].
+	Resources map[string]rest.Storage
+	// Namespaces is the namespace storage, which the project group serves
+	// projects and projectrequests from.
+	Namespaces *namespace.REST
+}
+
+// NewStorage builds the storage of every core resource.
+func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
+	resources := map[string]rest.Storage{}
+
+	namespaces, namespaceStatus, namespaceFinalize, err := namespace.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["namespaces"] = namespaces
+	resources["namespaces/status"] = namespaceStatus
+	resources["namespaces/finalize"] = namespaceFinalize
+
+	secrets, err := secret.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["secrets"] = secrets
+
+	serviceAccounts, err := serviceaccount.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["serviceaccounts"] = serviceAccounts
+	// serviceaccounts/token would go here if token requests are served.
+
+	configMaps, err := configmap.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["configmaps"] = configMaps
+
+	events, err := event.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["events"] = events
+
+	pods, podStatus, err := pod.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["pods"] = pods
+	resources["pods/status"] = podStatus
+	// pods/log (and later pods/exec, pods/portforward) are added here by
+	// their own issue, backed by the node agent.
+
+	services, serviceStatus, err := service.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["services"] = services
+	resources["services/status"] = serviceStatus
+
+	controllers, controllerStatus, controllerScale, err := replicationcontroller.NewREST(optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	resources["replicationcontrollers"] = controllers
+	resources["replicationcontrollers/status"] = controllerStatus
+	resources["replicationcontrollers/scale"] = controllerScale
+
+	for path, storage := range resources {
+		if storage == nil {
+			return nil, fmt.Errorf("core storage for %s is missing", path)
+		}
+	}
+	return &Storage{Resources: resources, Namespaces: namespaces}, nil
+}
