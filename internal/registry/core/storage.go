@@ -3,8 +3,6 @@
 package core
 
 import (
-	"fmt"
-
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -89,10 +87,5 @@ func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 	resources["replicationcontrollers/status"] = controllerStatus
 	resources["replicationcontrollers/scale"] = controllerScale
 
-	for path, storage := range resources {
-		if storage == nil {
-			return nil, fmt.Errorf("core storage for %s is missing", path)
-		}
-	}
 	return &Storage{Resources: resources, Namespaces: namespaces}, nil
 }
