@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,8 +19,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -53,7 +57,10 @@ func newFakeAPI(t *testing.T, projects ...string) *fakeAPI {
 	for _, name := range projects {
 		f.projects[name] = &projectv1.Project{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	}
-	f.server = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	f.server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	// Untrusted-certificate tests make the server log handshake failures.
+	f.server.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.server.StartTLS()
 	t.Cleanup(f.server.Close)
 	return f
 }
@@ -108,8 +115,18 @@ func (f *fakeAPI) write(w http.ResponseWriter, code int, obj any) {
 	}
 }
 
+// read decodes a request body: JSON, or protobuf as kubectl's clientset
+// sends for core types.
 func (f *fakeAPI) read(r *http.Request, into any) bool {
-	if err := json.NewDecoder(r.Body).Decode(into); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		if strings.Contains(r.Header.Get("Content-Type"), "protobuf") {
+			_, _, err = clientgoscheme.Codecs.UniversalDeserializer().Decode(body, nil, into.(runtime.Object))
+		} else {
+			err = json.Unmarshal(body, into)
+		}
+	}
+	if err != nil {
 		f.t.Errorf("decoding %s %s: %v", r.Method, r.URL.Path, err)
 		return false
 	}

@@ -148,7 +148,9 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		},
 	}
 	groups.Add(root)
-	templates.ActsAsRootCommand(root, []string{"options"}, groups...)
+	// "help" is listed by every command's usage line already; without the
+	// filter it would leave an empty "Other Commands:" heading.
+	templates.ActsAsRootCommand(root, []string{"options", "help"}, groups...)
 	root.AddCommand(options.NewCmdOptions(streams.Out))
 
 	renameExamples(root, "kubectl", CommandName)

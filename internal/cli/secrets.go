@@ -362,27 +362,37 @@ func stripResource(arg string, resources ...string) (string, error) {
 	return name, nil
 }
 
+// parseLinkArgs reads the SERVICEACCOUNT SECRET... arguments of link and
+// unlink.
+func parseLinkArgs(saArg string, secretArgs []string) (saName string, names []string, err error) {
+	if saName, err = serviceAccountName(saArg); err != nil {
+		return "", nil, err
+	}
+	for _, arg := range secretArgs {
+		name, err := secretName(arg)
+		if err != nil {
+			return "", nil, err
+		}
+		names = append(names, name)
+	}
+	return saName, names, nil
+}
+
 func runLink(ctx context.Context, env *commandEnv, saArg string, secretArgs []string, forPull, forMount bool) error {
+	saName, names, err := parseLinkArgs(saArg, secretArgs)
+	if err != nil {
+		return err
+	}
 	client, namespace, err := secretsClient(env)
 	if err != nil {
 		return err
 	}
-	saName, err := serviceAccountName(saArg)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, arg := range secretArgs {
-		name, err := secretName(arg)
-		if err != nil {
-			return err
-		}
+	for _, name := range names {
 		// Linking a secret that does not exist would only surface later as a
 		// build or pull failure; refuse it here, before changing anything.
 		if _, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
 			return fmt.Errorf("linking secrets to serviceaccount %q: %w", saName, err)
 		}
-		names = append(names, name)
 	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sa, err := client.CoreV1().ServiceAccounts(namespace).Get(ctx, saName, metav1.GetOptions{})
@@ -444,21 +454,13 @@ func runUnlink(ctx context.Context, env *commandEnv, printFlags *genericclioptio
 	if err != nil {
 		return err
 	}
+	saName, names, err := parseLinkArgs(saArg, secretArgs)
+	if err != nil {
+		return err
+	}
 	client, namespace, err := secretsClient(env)
 	if err != nil {
 		return err
-	}
-	saName, err := serviceAccountName(saArg)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, arg := range secretArgs {
-		name, err := secretName(arg)
-		if err != nil {
-			return err
-		}
-		names = append(names, name)
 	}
 	var updated *corev1.ServiceAccount
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
