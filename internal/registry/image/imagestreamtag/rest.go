@@ -304,7 +304,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		// Creating a tag in an existing stream only turns local lookup on:
 		// a new ImageStreamTag object says nothing about the stream's policy.
 		setLookup := stream == nil || istag.LookupPolicy.Local
-		written, err := r.write(ctx, streamName, stream, istag, tag, setLookup, options.DryRun)
+		written, err := r.write(ctx, streamName, stream, istag, tag, setLookup, dryRunOf(options))
 		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 			if attempt < maxConflictRetries {
 				continue
@@ -384,7 +384,11 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 				}
 			}
 		}
-		written, err := r.write(ctx, streamName, stream, istag, tag, true, options.DryRun)
+		var dryRun []string
+		if options != nil {
+			dryRun = options.DryRun
+		}
+		written, err := r.write(ctx, streamName, stream, istag, tag, true, dryRun)
 		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && clientVersion == "" && attempt < maxConflictRetries {
 			continue
 		}
@@ -394,6 +398,13 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		result, err := r.newImageStreamTag(ctx, written, tag)
 		return result, creating, err
 	}
+}
+
+func dryRunOf(options *metav1.CreateOptions) []string {
+	if options == nil {
+		return nil
+	}
+	return options.DryRun
 }
 
 // prepare defaults the request's namespace and spec tag.

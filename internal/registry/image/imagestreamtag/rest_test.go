@@ -2,84 +2,28 @@ package imagestreamtag
 
 import (
 	"context"
-	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/storagebackend"
 
 	"github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
-	"github.com/slipway-dev/slipway/internal/scheme"
+	"github.com/slipway-dev/slipway/internal/registry/image/imagetesting"
 )
 
 const (
 	host    = "registry.local:5000"
 	digestA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 )
-
-// etcdOptions hands out storage on a test etcd, as the server does on its own.
-type etcdOptions struct {
-	config *storagebackend.Config
-}
-
-func (o etcdOptions) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
-	return generic.RESTOptions{
-		StorageConfig:           o.config.ForResource(resource),
-		Decorator:               generic.UndecoratedStorage,
-		DeleteCollectionWorkers: 1,
-		ResourcePrefix:          resource.Group + "/" + resource.Resource,
-	}, nil
-}
-
-// runEtcd starts a single etcd member for the test and returns its client URL.
-func runEtcd(t *testing.T) string {
-	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.UnsafeNoFsync = true
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	client, peer := freeURL(t), freeURL(t)
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(60 * time.Second):
-		t.Fatal("etcd did not become ready")
-	}
-	return client.String()
-}
-
-func freeURL(t *testing.T) url.URL {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: l.Addr().String()}
-}
 
 type fixture struct {
 	streams *imagestream.Storage
@@ -90,10 +34,7 @@ type fixture struct {
 // newFixture builds the real stores of this group on a throwaway etcd.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	config := storagebackend.NewDefaultConfig("/registry", scheme.Codecs.LegacyCodec(scheme.GroupVersions...))
-	config.EncodeVersioner = schema.GroupVersions(scheme.GroupVersions)
-	config.Transport.ServerList = []string{runEtcd(t)}
-	opts := etcdOptions{config: config}
+	opts := imagetesting.RESTOptions(t)
 
 	streams, err := imagestream.NewREST(opts, host)
 	if err != nil {

@@ -1,0 +1,40 @@
+package imagegroup
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/slipway-dev/slipway/internal/registry/image/imagetesting"
+)
+
+func TestNewStorage(t *testing.T) {
+	storage, err := NewStorage(imagetesting.RESTOptions(t), "registry.local:5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k, s := range storage {
+		keys = append(keys, k)
+		if !strings.Contains(k, "/") {
+			if _, ok := s.(rest.SingularNameProvider); !ok {
+				t.Errorf("%s does not provide a singular name, the installer refuses it", k)
+			}
+			if _, ok := s.(rest.Scoper); !ok {
+				t.Errorf("%s is not a Scoper", k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	if got, want := strings.Join(keys, ","), "images,imagestreams,imagestreams/status,imagestreamtags"; got != want {
+		t.Errorf("resources = %s, want %s", got, want)
+	}
+	if _, ok := storage["imagestreams/status"].(rest.Patcher); !ok {
+		t.Error("imagestreams/status cannot be patched")
+	}
+	for _, s := range storage {
+		s.Destroy()
+	}
+}
