@@ -123,9 +123,10 @@ func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOpti
 // Delete deletes a namespace in two phases, like Kubernetes. While
 // spec.finalizers is non-empty the first call only marks the namespace
 // Terminating (deletionTimestamp set) and returns it; the namespace
-// controller then deletes the contents, empties spec.finalizers through
-// namespaces/finalize and deletes again, which removes it. A delete of a
-// namespace still being finalized is a Conflict.
+// controller then deletes the contents and empties spec.finalizers through
+// namespaces/finalize, which removes the namespace (a DELETE after that is
+// NotFound; one before it is a Conflict). A namespace without finalizers is
+// deleted at once.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	obj, err := r.store.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {
