@@ -1,0 +1,316 @@
+// Package serviceaccount keeps the service accounts of every active namespace
+// complete: the default accounts builder, default and deployer exist, and every
+// account has a token secret that it references, as OpenShift 3 did.
+package serviceaccount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// ControllerName names the work queue and the log records.
+const ControllerName = "serviceaccount"
+
+// Controller creates the default service accounts of active namespaces and the
+// token secrets of all their service accounts, and removes token secrets whose
+// account is gone. Its queue holds namespace names.
+type Controller struct {
+	client   kubernetes.Interface
+	caBundle []byte
+	accounts []string
+
+	namespaces      corelisters.NamespaceLister
+	serviceAccounts corelisters.ServiceAccountLister
+	secrets         corelisters.SecretLister
+	synced          []cache.InformerSynced
+
+	queue workqueue.TypedRateLimitingInterface[string]
+	log   *slog.Logger
+}
+
+// New returns a controller that watches namespaces, service accounts and
+// secrets through the given informers and writes through client. caBundle is
+// the API server's CA bundle (PEM), copied into every token secret as ca.crt.
+// The informers must be started by the caller (an informer factory's Start).
+func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer, sas coreinformers.ServiceAccountInformer, secrets coreinformers.SecretInformer, caBundle []byte) *Controller {
+	c := &Controller{
+		client:          client,
+		caBundle:        caBundle,
+		accounts:        DefaultServiceAccounts,
+		namespaces:      namespaces.Lister(),
+		serviceAccounts: sas.Lister(),
+		secrets:         secrets.Lister(),
+		synced: []cache.InformerSynced{
+			namespaces.Informer().HasSynced,
+			sas.Informer().HasSynced,
+			secrets.Informer().HasSynced,
+		},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: ControllerName},
+		),
+		log: slog.Default().With("controller", ControllerName),
+	}
+	// Every event is reduced to its namespace: sync looks at the whole
+	// namespace at once, which is small, and the queue folds duplicates.
+	enqueueNamespace := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.enqueue(obj, true) },
+		UpdateFunc: func(_, obj any) { c.enqueue(obj, true) },
+		// A deleted namespace needs nothing.
+	}
+	enqueueOwner := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.enqueue(obj, false) },
+		UpdateFunc: func(_, obj any) { c.enqueue(obj, false) },
+		DeleteFunc: func(obj any) { c.enqueue(obj, false) },
+	}
+	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
+	_, _ = namespaces.Informer().AddEventHandler(enqueueNamespace)
+	_, _ = sas.Informer().AddEventHandler(enqueueOwner)
+	_, _ = secrets.Informer().AddEventHandler(enqueueOwner)
+	return c
+}
+
+// enqueue adds the namespace of obj (or obj's own name when it is a namespace).
+func (c *Controller) enqueue(obj any, isNamespace bool) {
+	if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tombstone.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		utilruntime.HandleError(fmt.Errorf("%s: unexpected object %T in event", ControllerName, obj))
+		return
+	}
+	if isNamespace {
+		c.queue.Add(m.GetName())
+		return
+	}
+	c.queue.Add(m.GetNamespace())
+}
+
+// Run waits for the caches, then runs workers until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+
+	c.log.Info("starting")
+	if !cache.WaitForNamedCacheSync(ControllerName, ctx.Done(), c.synced...) {
+		return errors.New("serviceaccount controller: caches did not sync")
+	}
+	for range workers {
+		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
+	}
+	<-ctx.Done()
+	c.log.Info("stopping")
+	return nil
+}
+
+func (c *Controller) runWorker(ctx context.Context) {
+	for c.processNextItem(ctx) {
+	}
+}
+
+func (c *Controller) processNextItem(ctx context.Context) bool {
+	key, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		c.log.Error("sync failed, retrying", "namespace", key, "error", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// isActive reports whether namespace may get new objects: a namespace being
+// deleted must not get its accounts back while it is emptied.
+func isActive(ns *corev1.Namespace) bool {
+	return ns.DeletionTimestamp == nil && ns.Status.Phase != corev1.NamespaceTerminating
+}
+
+// sync reconciles the namespace named key.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, err := c.namespaces.Get(key)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting namespace %s from cache: %w", key, err)
+	}
+	if !isActive(ns) {
+		return nil
+	}
+
+	sas, err := c.serviceAccounts.ServiceAccounts(key).List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing service accounts of %s from cache: %w", key, err)
+	}
+	secrets, err := c.secrets.Secrets(key).List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing secrets of %s from cache: %w", key, err)
+	}
+	if PlanNamespace(c.accounts, sas, secrets).Empty() {
+		return nil
+	}
+
+	// The caches may not have seen our own latest writes yet (a token secret
+	// just made, an account just created); act only on a live read so that
+	// lag never produces a second token or deletes a fresh one.
+	sas, secrets, err = c.liveState(ctx, key)
+	if err != nil {
+		return err
+	}
+	return c.reconcile(ctx, key, sas, secrets)
+}
+
+// liveState lists the service accounts and secrets of namespace from the API.
+func (c *Controller) liveState(ctx context.Context, namespace string) ([]*corev1.ServiceAccount, []*corev1.Secret, error) {
+	saList, err := c.client.CoreV1().ServiceAccounts(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing service accounts of %s: %w", namespace, err)
+	}
+	secretList, err := c.client.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing secrets of %s: %w", namespace, err)
+	}
+	sas := make([]*corev1.ServiceAccount, 0, len(saList.Items))
+	for i := range saList.Items {
+		sas = append(sas, &saList.Items[i])
+	}
+	secrets := make([]*corev1.Secret, 0, len(secretList.Items))
+	for i := range secretList.Items {
+		secrets = append(secrets, &secretList.Items[i])
+	}
+	return sas, secrets, nil
+}
+
+// reconcile applies PlanNamespace to the given live state. A failure on one
+// account does not stop the others; all failures are returned together.
+func (c *Controller) reconcile(ctx context.Context, namespace string, sas []*corev1.ServiceAccount, secrets []*corev1.Secret) error {
+	plan := PlanNamespace(c.accounts, sas, secrets)
+	var errs []error
+
+	for _, name := range plan.CreateServiceAccounts {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+		created, err := c.client.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{})
+		if err != nil {
+			// AlreadyExists included: someone raced us, the next sync sees it.
+			errs = append(errs, fmt.Errorf("creating service account %s/%s: %w", namespace, name, err))
+			continue
+		}
+		c.log.Info("created service account", "namespace", namespace, "name", name)
+		sas = append(sas, created)
+	}
+
+	for _, secret := range plan.DeleteSecrets {
+		uid := secret.UID
+		err := c.client.CoreV1().Secrets(namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &uid},
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("deleting orphaned token secret %s/%s: %w", namespace, secret.Name, err))
+			continue
+		}
+		c.log.Info("deleted orphaned token secret", "namespace", namespace, "name", secret.Name,
+			"serviceAccount", secret.Annotations[corev1.ServiceAccountNameKey])
+		secrets = slices.DeleteFunc(secrets, func(s *corev1.Secret) bool { return s.UID == uid && s.Name == secret.Name })
+	}
+
+	for _, sa := range sas {
+		if sa.DeletionTimestamp != nil {
+			continue
+		}
+		made, err := c.reconcileServiceAccount(ctx, sa, secrets)
+		secrets = append(secrets, made...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// reconcileServiceAccount makes sure sa has a token secret and references it.
+// It returns the secrets it created so the caller's view stays current.
+func (c *Controller) reconcileServiceAccount(ctx context.Context, sa *corev1.ServiceAccount, secrets []*corev1.Secret) ([]*corev1.Secret, error) {
+	var made []*corev1.Secret
+	tokens := TokenSecretsFor(sa, secrets)
+	if len(tokens) == 0 {
+		secret, err := c.createTokenSecret(ctx, sa)
+		if err != nil {
+			return nil, err
+		}
+		made = append(made, secret)
+		tokens = []*corev1.Secret{secret}
+	}
+
+	// Hook for the registry: the `<sa>-dockercfg-<rand>` pull secret for the
+	// internal registry (made from the token above) is ensured here, added to
+	// the secrets slice and referenced from sa.secrets and sa.imagePullSecrets.
+
+	existing := make(map[string]bool, len(secrets)+len(made))
+	for _, s := range secrets {
+		existing[s.Name] = true
+	}
+	for _, s := range made {
+		existing[s.Name] = true
+	}
+	refs, changed := SecretReferences(sa, tokens, existing)
+	if !changed {
+		return made, nil
+	}
+	updated := sa.DeepCopy()
+	updated.Secrets = refs
+	if _, err := c.client.CoreV1().ServiceAccounts(sa.Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		// A conflict means the account changed since the live read: retry the whole namespace.
+		return made, fmt.Errorf("updating secrets of service account %s/%s: %w", sa.Namespace, sa.Name, err)
+	}
+	return made, nil
+}
+
+// createTokenSecret creates a new token secret for sa, picking another random
+// name in the unlikely case the first one is taken.
+func (c *Controller) createTokenSecret(ctx context.Context, sa *corev1.ServiceAccount) (*corev1.Secret, error) {
+	token, err := NewToken()
+	if err != nil {
+		return nil, err
+	}
+	const attempts = 3
+	var lastErr error
+	for range attempts {
+		name, err := NewTokenSecretName(sa.Name)
+		if err != nil {
+			return nil, err
+		}
+		secret := NewTokenSecret(sa, name, token, c.caBundle)
+		created, err := c.client.CoreV1().Secrets(sa.Namespace).Create(ctx, secret, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating token secret for service account %s/%s: %w", sa.Namespace, sa.Name, err)
+		}
+		c.log.Info("created token secret", "namespace", sa.Namespace, "serviceAccount", sa.Name, "name", created.Name)
+		return created, nil
+	}
+	return nil, fmt.Errorf("creating token secret for service account %s/%s: %w", sa.Namespace, sa.Name, lastErr)
+}
