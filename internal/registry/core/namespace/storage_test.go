@@ -2,43 +2,19 @@ package namespace
 
 import (
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/storagebackend"
 
-	"github.com/slipway-dev/slipway/internal/etcd"
-	"github.com/slipway-dev/slipway/internal/scheme"
+	"github.com/slipway-dev/slipway/internal/registry/core/storagetest"
 )
-
-// etcdOptions stores resources in a real etcd started for the test.
-type etcdOptions struct{ config *storagebackend.Config }
-
-func (o etcdOptions) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
-	return generic.RESTOptions{
-		StorageConfig:  o.config.ForResource(resource),
-		Decorator:      generic.UndecoratedStorage,
-		ResourcePrefix: resource.Group + "/" + resource.Resource,
-	}, nil
-}
 
 func newTestREST(t *testing.T) (*REST, rest.Updater) {
 	t.Helper()
-	server, err := etcd.Start(t.TempDir(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(server.Stop)
-	config := storagebackend.NewDefaultConfig("/registry", scheme.Codecs.LegacyCodec(scheme.GroupVersions...))
-	config.Transport.ServerList = []string{server.ClientURL}
-	ns, _, finalize, err := NewREST(etcdOptions{config: config})
+	ns, _, finalize, err := NewREST(storagetest.NewOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

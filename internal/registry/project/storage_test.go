@@ -1,0 +1,111 @@
+package project
+
+import (
+	"testing"
+	"time"
+
+	projectv1 "github.com/openshift/api/project/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/slipway-dev/slipway/internal/registry/core/namespace"
+	"github.com/slipway-dev/slipway/internal/registry/core/storagetest"
+)
+
+// TestProjectsOverNamespaces runs new-project, get, list, watch, update and
+// delete against the real namespace storage on an embedded etcd.
+func TestProjectsOverNamespaces(t *testing.T) {
+	namespaces, _, _, err := namespace.NewREST(storagetest.NewOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(namespaces.Destroy)
+	storage, err := NewStorage(namespaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	projects := storage["projects"].(interface {
+		rest.Getter
+		rest.Lister
+		rest.Watcher
+		rest.Updater
+		rest.GracefulDeleter
+	})
+	requests := storage["projectrequests"].(rest.Creater)
+
+	ctx := genericapirequest.WithNamespace(genericapirequest.NewContext(), metav1.NamespaceNone)
+	ctx = genericapirequest.WithUser(ctx, &user.DefaultInfo{Name: "alice"})
+
+	w, err := projects.Watch(ctx, &metainternalversion.ListOptions{Watch: true, ResourceVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	if _, err := requests.Create(ctx, &projectv1.ProjectRequest{ObjectMeta: metav1.ObjectMeta{Name: "demo"}, DisplayName: "Demo"}, rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if p, ok := ev.Object.(*projectv1.Project); ev.Type != watch.Added || !ok || p.Name != "demo" {
+			t.Fatalf("watch event = %v %#v", ev.Type, ev.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no watch event for the new project")
+	}
+
+	obj, err := projects.Get(ctx, "demo", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := obj.(*projectv1.Project)
+	if p.Annotations["openshift.io/requester"] != "alice" || p.Status.Phase != corev1.NamespaceActive {
+		t.Fatalf("project = %+v", p)
+	}
+
+	list, err := projects.List(ctx, &metainternalversion.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items := list.(*projectv1.ProjectList).Items; len(items) != 1 || items[0].Name != "demo" {
+		t.Fatalf("list = %+v", items)
+	}
+
+	p.Annotations["openshift.io/display-name"] = "Renamed"
+	obj, _, err = projects.Update(ctx, "demo", rest.DefaultUpdatedObjectInfo(p), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := obj.(*projectv1.Project).Annotations["openshift.io/display-name"]; got != "Renamed" {
+		t.Errorf("display name after update = %q", got)
+	}
+	p = obj.(*projectv1.Project)
+	p.Annotations["openshift.io/requester"] = "mallory"
+	if _, _, err = projects.Update(ctx, "demo", rest.DefaultUpdatedObjectInfo(p), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+		t.Errorf("requester update err = %v, want Invalid", err)
+	}
+
+	obj, _, err = projects.Delete(ctx, "demo", rest.ValidateAllObjectFunc, &metav1.DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := obj.(*metav1.Status); !ok || s.Status != metav1.StatusSuccess {
+		t.Errorf("delete returned %#v", obj)
+	}
+	obj, err = projects.Get(ctx, "demo", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if phase := obj.(*projectv1.Project).Status.Phase; phase != corev1.NamespaceTerminating {
+		t.Errorf("phase after delete = %q, want Terminating", phase)
+	}
+	if _, err := projects.Get(ctx, "missing", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("get missing err = %v", err)
+	}
+}
