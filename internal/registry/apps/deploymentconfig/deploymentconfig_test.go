@@ -354,7 +354,7 @@ func TestTable(t *testing.T) {
 	sidecar.Spec.Template.Spec.Containers = append(sidecar.Spec.Template.Spec.Containers, corev1.Container{Name: "proxy", Image: "envoy"})
 
 	list := &appsv1.DeploymentConfigList{Items: []appsv1.DeploymentConfig{*dc, *manual, *sidecar}}
-	table, err := TableConvertor{}.ConvertToTable(context.Background(), list, nil)
+	table, err := TableConvertor.ConvertToTable(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

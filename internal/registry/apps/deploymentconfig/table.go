@@ -1,56 +1,29 @@
 package deploymentconfig
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/slipway-dev/slipway/internal/registry/core/printing"
 )
 
-// columns are oc's DeploymentConfig columns:
+// TableConvertor prints DeploymentConfigs as oc does:
 // NAME REVISION DESIRED CURRENT TRIGGERED BY.
-var columns = []metav1.TableColumnDefinition{
-	{Name: "Name", Type: "string", Format: "name", Description: "Name must be unique within a namespace."},
-	{Name: "Revision", Type: "integer", Description: "The latest version rolled out."},
-	{Name: "Desired", Type: "integer", Description: "The desired number of replicas."},
-	{Name: "Current", Type: "integer", Description: "The number of replicas running."},
-	{Name: "Triggered By", Type: "string", Description: "The triggers that start a rollout."},
-}
-
-// TableConvertor prints DeploymentConfigs as oc does.
-type TableConvertor struct{}
-
-// ConvertToTable converts a DeploymentConfig or a DeploymentConfigList to a
-// table.
-func (TableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{}
-	if opts, ok := tableOptions.(*metav1.TableOptions); !ok || !opts.NoHeaders {
-		table.ColumnDefinitions = columns
-	}
-	var items []appsv1.DeploymentConfig
-	switch o := obj.(type) {
-	case *appsv1.DeploymentConfig:
-		items = []appsv1.DeploymentConfig{*o}
-		table.ResourceVersion = o.ResourceVersion
-	case *appsv1.DeploymentConfigList:
-		items = o.Items
-		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
-	default:
-		return nil, fmt.Errorf("cannot print %T as a DeploymentConfig table", obj)
-	}
-	table.Rows = make([]metav1.TableRow, 0, len(items))
-	for i := range items {
-		dc := &items[i]
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Cells:  []interface{}{dc.Name, dc.Status.LatestVersion, dc.Spec.Replicas, dc.Status.Replicas, DescribeTriggers(dc)},
-			Object: runtime.RawExtension{Object: dc},
-		})
-	}
-	return table, nil
+var TableConvertor = printing.TableConvertor[*appsv1.DeploymentConfig]{
+	Columns: []metav1.TableColumnDefinition{
+		printing.NameColumn,
+		{Name: "Revision", Type: "integer", Description: "The latest version rolled out."},
+		{Name: "Desired", Type: "integer", Description: "The desired number of replicas."},
+		{Name: "Current", Type: "integer", Description: "The number of replicas running."},
+		{Name: "Triggered By", Type: "string", Description: "The triggers that start a rollout."},
+	},
+	Cells: func(dc *appsv1.DeploymentConfig) []interface{} {
+		return []interface{}{dc.Name, dc.Status.LatestVersion, dc.Spec.Replicas, dc.Status.Replicas, DescribeTriggers(dc)}
+	},
 }
 
 // DescribeTriggers returns the TRIGGERED BY column as oc prints it:

@@ -257,7 +257,7 @@ func TestTable(t *testing.T) {
 	fresh.Spec.Strategy.Type = ""
 	fresh.Status.Phase = buildv1.BuildPhaseNew
 
-	table, err := TableConvertor{}.ConvertToTable(context.Background(), &buildv1.BuildList{Items: []buildv1.Build{*complete, *failed, *fresh}}, nil)
+	table, err := TableConvertor.ConvertToTable(context.Background(), &buildv1.BuildList{Items: []buildv1.Build{*complete, *failed, *fresh}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,19 +11,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage/names"
 
-	"github.com/slipway-dev/slipway/internal/scheme"
+	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
 )
 
-// strategy implements create, update and delete of Builds.
+// strategy implements create, update and delete of Builds; storebase.Strategy
+// answers what every resource answers alike (no create on update,
+// unconditional updates, no warnings, no canonical form).
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	storebase.Strategy
 }
 
 // Strategy is the main Build strategy.
-var Strategy = strategy{scheme.Scheme, names.SimpleNameGenerator}
+var Strategy = strategy{storebase.NewStrategy()}
 
 // NamespaceScoped is true: Builds live in a project.
 func (strategy) NamespaceScoped() bool { return true }
@@ -63,23 +63,6 @@ func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList 
 func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
 	return ValidateUpdate(obj.(*buildv1.Build), old.(*buildv1.Build))
 }
-
-// WarningsOnCreate returns no warnings.
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-// WarningsOnUpdate returns no warnings.
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-// Canonicalize does nothing: the stored form is the defaulted form.
-func (strategy) Canonicalize(runtime.Object) {}
-
-// AllowCreateOnUpdate is false: a PUT of a missing Build is NotFound.
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-// AllowUnconditionalUpdate is true: a PUT without resourceVersion overwrites.
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
 
 // statusStrategy implements updates through builds/status.
 type statusStrategy struct {

@@ -227,7 +227,7 @@ func TestTable(t *testing.T) {
 	}
 	list := &buildv1.BuildConfigList{ListMeta: metav1.ListMeta{ResourceVersion: "42"}, Items: []buildv1.BuildConfig{*gitRef, *binary}}
 
-	table, err := TableConvertor{}.ConvertToTable(context.Background(), list, nil)
+	table, err := TableConvertor.ConvertToTable(context.Background(), list, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestTable(t *testing.T) {
 		t.Errorf("resourceVersion = %q, want 42", table.ResourceVersion)
 	}
 
-	noHeaders, err := TableConvertor{}.ConvertToTable(context.Background(), gitRef, &metav1.TableOptions{NoHeaders: true})
+	noHeaders, err := TableConvertor.ConvertToTable(context.Background(), gitRef, &metav1.TableOptions{NoHeaders: true})
 	if err != nil {
 		t.Fatal(err)
 	}

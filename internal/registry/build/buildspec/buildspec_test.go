@@ -9,42 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-func TestValidateDockerImageReference(t *testing.T) {
-	digest := "sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	tests := []struct {
-		ref   string
-		valid bool
-	}{
-		{"busybox", true},
-		{"busybox:latest", true},
-		{"docker.io/veermuchandi/mytime:latest", true},
-		{"localhost:5000/ns/app:v1.2_3", true},
-		{"registry.example.com:5000/team/app@" + digest, true},
-		{"quay.io/team/app:v1@" + digest, true},
-		{"my-app__x/sub.path-2", true},
-		{"my-app__x.y/sub", false},
-		{"127.0.0.1:5000/app", true},
-		{"", false},
-		{"Busybox", false},
-		{"docker.io/Team/app", false},
-		{"app:", false},
-		{"app:bad/tag", false},
-		{"app:-tag", false},
-		{"app@sha256:abc", false},
-		{"app@md5:" + digest[7:], false},
-		{"-app", false},
-		{"app--", false},
-		{"app with space", false},
-		{"bad_host!:5000/app", false},
-	}
-	for _, tt := range tests {
-		err := ValidateDockerImageReference(tt.ref)
-		if (err == nil) != tt.valid {
-			t.Errorf("ValidateDockerImageReference(%q) = %v, want valid=%v", tt.ref, err, tt.valid)
-		}
-	}
-}
-
 func TestIsGitURI(t *testing.T) {
 	tests := []struct {
 		uri   string

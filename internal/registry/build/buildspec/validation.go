@@ -13,6 +13,8 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/slipway-dev/slipway/internal/registry/image/imageref"
 )
 
 // maxDockerfileLength bounds an inline Dockerfile, as OpenShift does.
@@ -308,7 +310,7 @@ func ValidateImageReference(ref *corev1.ObjectReference, allowImage bool, fldPat
 		}
 		if ref.Name == "" {
 			allErrs = append(allErrs, field.Required(fldPath.Child("name"), ""))
-		} else if err := ValidateDockerImageReference(ref.Name); err != nil {
+		} else if _, err := imageref.Parse(ref.Name); err != nil {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("name"), ref.Name, err.Error()))
 		}
 	default:
