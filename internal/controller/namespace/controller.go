@@ -190,7 +190,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // partial discovery failure is one of them so that the namespace is not
 // finalized while a group's objects may be left behind.
 func (c *Controller) deleteContent(ctx context.Context, namespace string) (int, error) {
-	lists, err := discovery.ServerPreferredNamespacedResources(c.discovery)
+	lists, err := discovery.ServerPreferredNamespacedResourcesWithContext(ctx, discovery.ToDiscoveryInterfaceWithContext(c.discovery))
 	var errs []error
 	if err != nil {
 		if !discovery.IsGroupDiscoveryFailedError(err) {

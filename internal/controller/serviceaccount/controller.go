@@ -175,6 +175,17 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	// The caches may not have seen our own latest writes yet (a token secret
 	// just made, an account just created); act only on a live read so that
 	// lag never produces a second token or deletes a fresh one.
+	// A namespace whose deletion just began must not get accounts back.
+	live, err := c.client.CoreV1().Namespaces().Get(ctx, key, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting namespace %s: %w", key, err)
+	}
+	if !isActive(live) {
+		return nil
+	}
 	sas, secrets, err = c.liveState(ctx, key)
 	if err != nil {
 		return err
