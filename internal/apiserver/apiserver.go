@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -92,10 +93,13 @@ func New(c Config) (*Server, error) {
 		return nil, fmt.Errorf("configuring etcd storage: %w", err)
 	}
 
-	namer := openapinamer.NewDefinitionNamer(scheme.Scheme)
-	config.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, namer)
+	schemeNamer := openapinamer.NewDefinitionNamer(scheme.Scheme)
+	namer := definitionNamer{schemeNamer}
+	config.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, schemeNamer)
+	config.OpenAPIConfig.GetDefinitionName = namer.GetDefinitionName
 	config.OpenAPIConfig.Info.Title = "Slipway"
-	config.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
+	config.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, schemeNamer)
+	config.OpenAPIV3Config.GetDefinitionName = namer.GetDefinitionName
 	config.OpenAPIV3Config.Info.Title = "Slipway"
 
 	client, err := kubernetes.NewForConfig(config.LoopbackClientConfig)
@@ -112,7 +116,7 @@ func New(c Config) (*Server, error) {
 	}
 	tokens := auth.NewTokenAuthenticator(c.AdminToken, secrets.GetIndexer(), kubeInformers.Core().V1().ServiceAccounts().Lister())
 	config.Authentication.Authenticator = bearertoken.New(tokens)
-	config.Authorization.Authorizer = auth.Authorizer{}
+	config.Authorization.Authorizer = authorizer.AuthorizerFunc(auth.Authorizer{}.Authorize)
 	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
 
 	namespaceLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public", "openshift"))

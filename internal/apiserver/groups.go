@@ -3,27 +3,69 @@ package apiserver
 import (
 	"fmt"
 
+	appsv1 "github.com/openshift/api/apps/v1"
+	buildv1 "github.com/openshift/api/build/v1"
+	imagev1 "github.com/openshift/api/image/v1"
+	projectv1 "github.com/openshift/api/project/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
+	appsregistry "github.com/slipway-dev/slipway/internal/registry/apps"
 	"github.com/slipway-dev/slipway/internal/registry/authentication/selfsubjectreview"
+	buildregistry "github.com/slipway-dev/slipway/internal/registry/build"
+	"github.com/slipway-dev/slipway/internal/registry/core"
+	imagegroup "github.com/slipway-dev/slipway/internal/registry/image"
+	projectregistry "github.com/slipway-dev/slipway/internal/registry/project"
 	"github.com/slipway-dev/slipway/internal/scheme"
 )
 
 // installAPIGroups installs /api/v1 and every /apis group Slipway serves.
 func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, registryHostname string) error {
-	install := func(group string, storage map[string]rest.Storage) error {
-		info := genericapiserver.NewDefaultAPIGroupInfo(group, scheme.Scheme, scheme.ParameterCodec, scheme.Codecs)
-		info.VersionedResourcesStorageMap["v1"] = storage
-		if group == "" {
-			return s.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info)
-		}
-		return s.InstallAPIGroup(&info)
+	coreStorage, err := core.NewStorage(optsGetter)
+	if err != nil {
+		return fmt.Errorf("core storage: %w", err)
 	}
-	if err := install(authenticationv1.GroupName, map[string]rest.Storage{"selfsubjectreviews": &selfsubjectreview.REST{}}); err != nil {
-		return fmt.Errorf("installing %s: %w", authenticationv1.GroupName, err)
+	projects, err := projectregistry.NewStorage(coreStorage.Namespaces)
+	if err != nil {
+		return fmt.Errorf("project storage: %w", err)
+	}
+	builds, err := buildregistry.NewStorage(optsGetter)
+	if err != nil {
+		return fmt.Errorf("build storage: %w", err)
+	}
+	images, err := imagegroup.NewStorage(optsGetter, registryHostname)
+	if err != nil {
+		return fmt.Errorf("image storage: %w", err)
+	}
+	apps, err := appsregistry.NewStorage(optsGetter)
+	if err != nil {
+		return fmt.Errorf("apps storage: %w", err)
+	}
+
+	groups := []struct {
+		name    string
+		storage map[string]rest.Storage
+	}{
+		{"", coreStorage.Resources},
+		{projectv1.GroupName, projects},
+		{buildv1.GroupName, builds},
+		{imagev1.GroupName, images},
+		{appsv1.GroupName, apps},
+		{authenticationv1.GroupName, map[string]rest.Storage{"selfsubjectreviews": &selfsubjectreview.REST{}}},
+	}
+	for _, g := range groups {
+		info := genericapiserver.NewDefaultAPIGroupInfo(g.name, scheme.Scheme, scheme.ParameterCodec, scheme.Codecs)
+		info.VersionedResourcesStorageMap["v1"] = g.storage
+		if g.name == "" {
+			err = s.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info)
+		} else {
+			err = s.InstallAPIGroup(&info)
+		}
+		if err != nil {
+			return fmt.Errorf("installing API group %q: %w", g.name, err)
+		}
 	}
 	return nil
 }

@@ -1,7 +1,10 @@
 package apiserver
 
 import (
+	"strings"
+
 	openshiftopenapi "github.com/openshift/api/openapi/generated_openapi"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/kube-openapi/pkg/common"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
@@ -35,6 +38,18 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 		"replicas": integer("replicas is the actual number of observed instances of the scaled object."),
 		"selector": str("selector is the label query over pods that should match the replicas count."),
 	})
+	defs["k8s.io/api/extensions/v1beta1.Scale"] = kinded("Scale represents a scaling request for a resource (the form DeploymentConfigs use).", map[string]spec.Schema{
+		"spec":   refTo(ref, "k8s.io/api/extensions/v1beta1.ScaleSpec"),
+		"status": refTo(ref, "k8s.io/api/extensions/v1beta1.ScaleStatus"),
+	}, "k8s.io/api/extensions/v1beta1.ScaleSpec", "k8s.io/api/extensions/v1beta1.ScaleStatus")
+	defs["k8s.io/api/extensions/v1beta1.ScaleSpec"] = object("ScaleSpec describes the attributes of a scale subresource.", map[string]spec.Schema{
+		"replicas": integer("desired number of instances for the scaled object."),
+	})
+	defs["k8s.io/api/extensions/v1beta1.ScaleStatus"] = object("ScaleStatus represents the current status of a scale subresource.", map[string]spec.Schema{
+		"replicas":       integer("actual number of observed instances of the scaled object."),
+		"selector":       {SchemaProps: spec.SchemaProps{Type: []string{"object"}, AdditionalProperties: &spec.SchemaOrBool{Allows: true, Schema: &spec.Schema{SchemaProps: spec.SchemaProps{Type: []string{"string"}}}}}},
+		"targetSelector": str("label selector for pods that should match the replicas count, in string form."),
+	})
 	defs["k8s.io/api/authentication/v1.SelfSubjectReview"] = kinded("SelfSubjectReview contains the user information that the server has about the user making the request.", map[string]spec.Schema{
 		"status": refTo(ref, "k8s.io/api/authentication/v1.SelfSubjectReviewStatus"),
 	}, "k8s.io/api/authentication/v1.SelfSubjectReviewStatus")
@@ -54,7 +69,54 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 		versionProps[f] = str("")
 	}
 	defs["k8s.io/apimachinery/pkg/version.Info"] = object("Info contains versioning information.", versionProps)
+
+	// k8s.io/api and apimachinery types name their models themselves
+	// (OpenAPIModelName: "io.k8s.api.core.v1.Pod"), while openshift/api's
+	// generated definitions are keyed by Go package path. Serve both keys.
+	for name, def := range defs {
+		if model, ok := modelName(name); ok {
+			if _, exists := defs[model]; !exists {
+				defs[model] = def
+			}
+		}
+	}
 	return defs
+}
+
+// definitionNamer names OpenAPI definitions as the scheme does and adds the
+// x-kubernetes-group-version-kind extension kubectl explain and server-side
+// field management look for. The scheme's namer knows REST-friendly names
+// only ("com.github.openshift.api.build.v1.BuildConfig"), so Go package
+// path names are converted first.
+type definitionNamer struct{ scheme *openapinamer.DefinitionNamer }
+
+func (n definitionNamer) GetDefinitionName(name string) (string, spec.Extensions) {
+	return n.scheme.GetDefinitionName(friendlyName(name))
+}
+
+// friendlyName turns "github.com/openshift/api/build/v1.BuildConfig" into
+// "com.github.openshift.api.build.v1.BuildConfig"; names without a path
+// are returned as they are.
+func friendlyName(goName string) string {
+	// The host is everything up to the first "/", and contains dots.
+	host, path, ok := strings.Cut(goName, "/")
+	if !ok {
+		return goName
+	}
+	hostParts := strings.Split(host, ".")
+	for i, j := 0, len(hostParts)-1; i < j; i, j = i+1, j-1 {
+		hostParts[i], hostParts[j] = hostParts[j], hostParts[i]
+	}
+	return strings.Join(hostParts, ".") + "." + strings.ReplaceAll(path, "/", ".")
+}
+
+// modelName turns "k8s.io/api/core/v1.Pod" into "io.k8s.api.core.v1.Pod".
+func modelName(goName string) (string, bool) {
+	rest, ok := strings.CutPrefix(goName, "k8s.io/")
+	if !ok {
+		return "", false
+	}
+	return "io.k8s." + strings.ReplaceAll(rest, "/", "."), true
 }
 
 func object(description string, props map[string]spec.Schema, deps ...string) common.OpenAPIDefinition {

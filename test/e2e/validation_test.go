@@ -146,10 +146,10 @@ apiVersion: v1
 kind: Pod
 metadata: {name: p}
 spec: {containers: []}`},
-		{"reserved project name", "metadata.name", `
+		{"invalid project name", "metadata.name", `
 apiVersion: project.openshift.io/v1
 kind: ProjectRequest
-metadata: {name: openshift-mine}`},
+metadata: {name: Not_A_Project}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	appsv1 "github.com/openshift/api/apps/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,8 +63,8 @@ func TestStorageAgainstEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("get scale: %v", err)
 	}
-	current := obj.(*autoscalingv1.Scale)
-	if current.Spec.Replicas != 1 || current.Status.Selector != "app=mytime" {
+	current := obj.(*extensionsv1beta1.Scale)
+	if current.Spec.Replicas != 1 || current.Status.TargetSelector != "app=mytime" || current.Status.Selector["app"] != "mytime" {
 		t.Errorf("scale = %+v", current)
 	}
 	want := current.DeepCopy()
@@ -73,7 +73,7 @@ func TestStorageAgainstEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("update scale: %v", err)
 	}
-	if got := obj.(*autoscalingv1.Scale).Spec.Replicas; got != 3 {
+	if got := obj.(*extensionsv1beta1.Scale).Spec.Replicas; got != 3 {
 		t.Errorf("scale answer replicas = %d, want 3", got)
 	}
 	obj, err = dcs.Get(ctx, "mytime", &metav1.GetOptions{})

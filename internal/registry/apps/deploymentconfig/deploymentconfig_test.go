@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	appsv1 "github.com/openshift/api/apps/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -392,7 +392,7 @@ func TestScale(t *testing.T) {
 	if scale.Name != "mytime" || scale.Namespace != "demo" || scale.UID != "uid-1" || scale.ResourceVersion != "5" {
 		t.Errorf("scale metadata = %+v", scale.ObjectMeta)
 	}
-	if scale.Spec.Replicas != 1 || scale.Status.Replicas != 1 || scale.Status.Selector != "deploymentconfig=mytime" {
+	if scale.Spec.Replicas != 1 || scale.Status.Replicas != 1 || scale.Status.TargetSelector != "deploymentconfig=mytime" {
 		t.Errorf("scale = %+v / %+v", scale.Spec, scale.Status)
 	}
 
@@ -426,9 +426,9 @@ func TestScale(t *testing.T) {
 		t.Errorf("resourceVersion = %q, want the Scale's 3", rv)
 	}
 
-	for name, bad := range map[string]*autoscalingv1.Scale{
-		"negative": {ObjectMeta: metav1.ObjectMeta{Name: "mytime"}, Spec: autoscalingv1.ScaleSpec{Replicas: -1}},
-		"renamed":  {ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: autoscalingv1.ScaleSpec{Replicas: 1}},
+	for name, bad := range map[string]*extensionsv1beta1.Scale{
+		"negative": {ObjectMeta: metav1.ObjectMeta{Name: "mytime"}, Spec: extensionsv1beta1.ScaleSpec{Replicas: -1}},
+		"renamed":  {ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: extensionsv1beta1.ScaleSpec{Replicas: 1}},
 	} {
 		_, err := ApplyScale(dc, bad)
 		if !apierrors.IsInvalid(err) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	appsv1 "github.com/openshift/api/apps/v1"
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	"k8s.io/apimachinery/pkg/api/errors"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
-// ScaleREST serves deploymentconfigs/scale as an autoscaling/v1 Scale, as
+// ScaleREST serves deploymentconfigs/scale as an extensions/v1beta1 Scale, as
 // openshift-apiserver does, so `oc scale dc/x` and autoscalers work.
 type ScaleREST struct {
 	store *genericregistry.Store
@@ -29,13 +29,13 @@ var (
 )
 
 // GroupVersionKind tells the API installer the subresource speaks
-// autoscaling/v1 Scale, not the DeploymentConfig's own kind.
+// extensions/v1beta1 Scale (what openshift/client-go and openshift-apiserver use), not the DeploymentConfig's own kind.
 func (r *ScaleREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
-	return autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+	return extensionsv1beta1.SchemeGroupVersion.WithKind("Scale")
 }
 
 // New returns an empty Scale.
-func (r *ScaleREST) New() runtime.Object { return &autoscalingv1.Scale{} }
+func (r *ScaleREST) New() runtime.Object { return &extensionsv1beta1.Scale{} }
 
 // Destroy does nothing: the main store owns the storage.
 func (r *ScaleREST) Destroy() {}
@@ -67,8 +67,8 @@ func (r *ScaleREST) Update(ctx context.Context, name string, objInfo rest.Update
 // ScaleFromDeploymentConfig returns the Scale view of a DeploymentConfig:
 // desired replicas from the spec, current replicas and the selector (as a
 // label selector string) from the status and spec.
-func ScaleFromDeploymentConfig(dc *appsv1.DeploymentConfig) *autoscalingv1.Scale {
-	return &autoscalingv1.Scale{
+func ScaleFromDeploymentConfig(dc *appsv1.DeploymentConfig) *extensionsv1beta1.Scale {
+	return &extensionsv1beta1.Scale{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:              dc.Name,
 			Namespace:         dc.Namespace,
@@ -76,10 +76,11 @@ func ScaleFromDeploymentConfig(dc *appsv1.DeploymentConfig) *autoscalingv1.Scale
 			ResourceVersion:   dc.ResourceVersion,
 			CreationTimestamp: dc.CreationTimestamp,
 		},
-		Spec: autoscalingv1.ScaleSpec{Replicas: dc.Spec.Replicas},
-		Status: autoscalingv1.ScaleStatus{
-			Replicas: dc.Status.Replicas,
-			Selector: labels.SelectorFromSet(dc.Spec.Selector).String(),
+		Spec: extensionsv1beta1.ScaleSpec{Replicas: dc.Spec.Replicas},
+		Status: extensionsv1beta1.ScaleStatus{
+			Replicas:       dc.Status.Replicas,
+			Selector:       dc.Spec.Selector,
+			TargetSelector: labels.SelectorFromSet(dc.Spec.Selector).String(),
 		},
 	}
 }
@@ -88,13 +89,13 @@ func ScaleFromDeploymentConfig(dc *appsv1.DeploymentConfig) *autoscalingv1.Scale
 // validation error a client gets for a bad Scale. The Scale's
 // resourceVersion, when set, becomes the copy's so the store's optimistic
 // concurrency check compares it with the stored DeploymentConfig.
-func ApplyScale(dc *appsv1.DeploymentConfig, scale *autoscalingv1.Scale) (*appsv1.DeploymentConfig, error) {
+func ApplyScale(dc *appsv1.DeploymentConfig, scale *extensionsv1beta1.Scale) (*appsv1.DeploymentConfig, error) {
 	allErrs := apimachineryvalidation.ValidateNonnegativeField(int64(scale.Spec.Replicas), field.NewPath("spec", "replicas"))
 	if scale.Name != "" && scale.Name != dc.Name {
 		allErrs = append(allErrs, field.Invalid(field.NewPath("metadata", "name"), scale.Name, fmt.Sprintf("must be %q, the name of the DeploymentConfig", dc.Name)))
 	}
 	if len(allErrs) > 0 {
-		return nil, errors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), dc.Name, allErrs)
+		return nil, errors.NewInvalid(extensionsv1beta1.SchemeGroupVersion.WithKind("Scale").GroupKind(), dc.Name, allErrs)
 	}
 	updated := dc.DeepCopy()
 	updated.Spec.Replicas = scale.Spec.Replicas
@@ -123,9 +124,9 @@ func (u *scaleUpdate) UpdatedObject(ctx context.Context, oldObj runtime.Object) 
 	if err != nil {
 		return nil, err
 	}
-	scale, ok := obj.(*autoscalingv1.Scale)
+	scale, ok := obj.(*extensionsv1beta1.Scale)
 	if !ok {
-		return nil, errors.NewBadRequest(fmt.Sprintf("expected an autoscaling/v1 Scale, got %T", obj))
+		return nil, errors.NewBadRequest(fmt.Sprintf("expected an extensions/v1beta1 Scale, got %T", obj))
 	}
 	return ApplyScale(dc, scale)
 }
