@@ -13,6 +13,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/slipway-dev/slipway/internal/scheme"
 )
 
 // fakeNamespaces records created namespaces and refuses duplicates.
@@ -108,5 +110,17 @@ func TestListSaysRequestsAreAllowed(t *testing.T) {
 	}
 	if s, ok := obj.(*metav1.Status); !ok || s.Status != metav1.StatusSuccess {
 		t.Errorf("list = %#v", obj)
+	}
+}
+
+// TestListTypeInstallable repeats what the API installer does with NewList:
+// type it and create it in the project group version.
+func TestListTypeInstallable(t *testing.T) {
+	gvks, _, err := scheme.Scheme.ObjectKinds(NewREST(&fakeNamespaces{}).NewList())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scheme.Scheme.New(projectv1.GroupVersion.WithKind(gvks[0].Kind)); err != nil {
+		t.Fatal(err)
 	}
 }
