@@ -1,26 +1,9 @@
+// Package deps pins, for `go mod tidy`, the modules later issues build on
+// (the registry, the registry client and BuildKit) before code imports them.
 package deps
 
 import (
-	_ "github.com/openshift/api/apps/v1"
-	_ "github.com/openshift/api/build/v1"
-	_ "github.com/openshift/api/image/v1"
-	_ "github.com/openshift/api/project/v1"
-	_ "github.com/openshift/api/openapi/generated_openapi"
-	_ "github.com/openshift/client-go/build/clientset/versioned"
-	_ "github.com/openshift/client-go/image/clientset/versioned"
-	_ "github.com/openshift/client-go/apps/clientset/versioned"
-	_ "github.com/openshift/client-go/project/clientset/versioned"
-	_ "github.com/spf13/cobra"
-	_ "go.etcd.io/etcd/server/v3/embed"
-	_ "k8s.io/apiserver/pkg/server"
-	_ "k8s.io/apiserver/pkg/server/options"
-	_ "k8s.io/apiserver/pkg/registry/generic/registry"
-	_ "k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
-	_ "k8s.io/client-go/kubernetes"
-	_ "k8s.io/kubectl/pkg/cmd/get"
-	_ "k8s.io/kubectl/pkg/cmd/apply"
-	_ "k8s.io/kubectl/pkg/cmd/edit"
-	_ "k8s.io/kubectl/pkg/cmd/create"
-	_ "k8s.io/kubectl/pkg/cmd/describe"
-	_ "k8s.io/cli-runtime/pkg/genericclioptions"
+	_ "github.com/distribution/distribution/v3/registry"
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
+	_ "github.com/moby/buildkit/client"
 )
