@@ -1,0 +1,322 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	buildv1 "github.com/openshift/api/build/v1"
+)
+
+// clone clones build's git source into workDir and fills info from the
+// checked-out commit.
+func clone(ctx context.Context, build *buildv1.Build, workDir, secretDir string, log io.Writer, o options, info *Info) error {
+	gitSrc := build.Spec.Source.Git
+	uri := gitSrc.URI
+	if uri == "" {
+		return errors.New("spec.source.git.uri is empty")
+	}
+	if err := prepareCloneDir(workDir); err != nil {
+		return err
+	}
+
+	g, err := newGit(gitSrc, secretDir, o)
+	if err != nil {
+		return err
+	}
+	defer g.cleanup()
+
+	fmt.Fprintf(log, "Cloning %q ...\n", scrubURL(uri))
+
+	// Contact the server once with a short deadline first: git itself has no
+	// connect timeout for HTTP, so a black-holed host would otherwise hang
+	// the clone until the build's own deadline.
+	lsCtx, cancel := context.WithTimeout(ctx, o.connectTimeout)
+	_, err = g.run(lsCtx, "", "ls-remote", "--heads", "--", uri)
+	cancel()
+	if err != nil {
+		if lsCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return fmt.Errorf("git server %s did not answer within %s", scrubURL(uri), o.connectTimeout)
+		}
+		return err
+	}
+
+	commit := ""
+	if rev := build.Spec.Revision; rev != nil && rev.Git != nil {
+		commit = rev.Git.Commit
+	}
+	if gitSrc.Ref == "" && commit == "" {
+		// Nothing to check out later: the default branch's tip is enough.
+		if _, err := g.run(ctx, "", "clone", "--recursive", "--depth=1", "--quiet", "--", uri, workDir); err != nil {
+			return err
+		}
+	} else {
+		if _, err := g.run(ctx, "", "clone", "--quiet", "--", uri, workDir); err != nil {
+			return err
+		}
+		target := gitSrc.Ref
+		if commit != "" {
+			target = commit
+		}
+		if _, err := g.run(ctx, workDir, "checkout", "--quiet", target, "--"); err != nil {
+			// Refs that clone does not fetch (refs/pull/1/head, refs/changes/...)
+			// are fetched by name and checked out detached.
+			if _, ferr := g.run(ctx, workDir, "fetch", "--quiet", "origin", target); ferr != nil {
+				return err
+			}
+			if _, err := g.run(ctx, workDir, "checkout", "--quiet", "--detach", "FETCH_HEAD", "--"); err != nil {
+				return err
+			}
+		}
+		if _, err := g.run(ctx, workDir, "submodule", "update", "--init", "--recursive", "--quiet"); err != nil {
+			return err
+		}
+	}
+
+	if err := g.describe(ctx, workDir, info); err != nil {
+		return err
+	}
+	info.Location = uri
+	if gitSrc.Ref != "" {
+		info.Ref = gitSrc.Ref
+	}
+	fmt.Fprintf(log, "\tCommit:\t%s (%s)\n\tAuthor:\t%s\n\tDate:\t%s\n", info.Commit, info.Message, info.Author, info.Date)
+	return nil
+}
+
+// prepareCloneDir makes sure dir exists and is empty, as git clone wants.
+func prepareCloneDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the work directory: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading the work directory: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("work directory %s is not empty", dir)
+	}
+	return nil
+}
+
+// describe reads the checked-out commit's id, people, date and subject.
+func (g *git) describe(ctx context.Context, dir string, info *Info) error {
+	out, err := g.run(ctx, dir, "log", "-1", "--format=%H%x00%an%x00%ae%x00%cn%x00%ce%x00%ad%x00%s", "HEAD", "--")
+	if err != nil {
+		return err
+	}
+	f := strings.Split(strings.TrimRight(out, "\n"), "\x00")
+	if len(f) != 7 {
+		return fmt.Errorf("unexpected git log output %q", out)
+	}
+	info.Commit, info.AuthorName, info.AuthorEmail = f[0], f[1], f[2]
+	info.CommitterName, info.CommitterEmail, info.Date, info.Message = f[3], f[4], f[5], f[6]
+	info.Author = person(info.AuthorName, info.AuthorEmail)
+	info.Committer = person(info.CommitterName, info.CommitterEmail)
+	ref, err := g.run(ctx, dir, "rev-parse", "--abbrev-ref", "HEAD")
+	if err != nil {
+		return err
+	}
+	info.Ref = strings.TrimSpace(ref)
+	return nil
+}
+
+func person(name, email string) string {
+	if email == "" {
+		return name
+	}
+	return fmt.Sprintf("%s <%s>", name, email)
+}
+
+// git runs the git binary with an environment built for one source: no
+// prompts, no user or system configuration, the source secret's credentials
+// through a credential helper that reads them from the secret's files (so
+// they are never in a URL, an argument or a log), and the build's proxies.
+type git struct {
+	env     []string
+	secrets []string // values scrubbed from git's output
+	tmpDir  string
+}
+
+func newGit(src *buildv1.GitBuildSource, secretDir string, o options) (*git, error) {
+	g := &git{}
+	config := [][2]string{
+		{"advice.detachedHead", "false"},
+		{"http.lowSpeedLimit", "1"},
+		{"http.lowSpeedTime", strconv.Itoa(int(o.lowSpeedTime.Seconds()))},
+	}
+	if isLocal(src.URI) {
+		// git refuses file:// submodules by default (CVE-2022-39253); a
+		// repository that is itself local may use them. Remote ones may not.
+		config = append(config, [2]string{"protocol.file.allow", "always"})
+	}
+	globalConfig := os.DevNull
+	sshCommand := []string{"ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=" + strconv.Itoa(int(o.connectTimeout.Seconds()))}
+
+	if secretDir != "" {
+		has := func(key string) bool {
+			fi, err := os.Stat(filepath.Join(secretDir, key))
+			return err == nil && !fi.IsDir()
+		}
+		if has("password") {
+			config = append(config, [2]string{"credential.helper", credentialHelper(secretDir, has("username"))})
+			if pw, err := os.ReadFile(filepath.Join(secretDir, "password")); err == nil && len(bytes.TrimSpace(pw)) > 0 {
+				g.secrets = append(g.secrets, strings.TrimSpace(string(pw)))
+			}
+		}
+		if has("ca.crt") {
+			config = append(config, [2]string{"http.sslCAInfo", filepath.Join(secretDir, "ca.crt")})
+		}
+		if has(".gitconfig") {
+			globalConfig = filepath.Join(secretDir, ".gitconfig")
+		}
+		if has("ssh-privatekey") {
+			key, err := privateKeyFile(filepath.Join(secretDir, "ssh-privatekey"))
+			if err != nil {
+				return nil, err
+			}
+			g.tmpDir = filepath.Dir(key)
+			sshCommand = append(sshCommand, "-i", shellQuote(key), "-o", "IdentitiesOnly=yes")
+			if has("known_hosts") {
+				sshCommand = append(sshCommand, "-o", "UserKnownHostsFile="+shellQuote(filepath.Join(secretDir, "known_hosts")), "-o", "StrictHostKeyChecking=yes")
+			} else {
+				sshCommand = append(sshCommand, "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no")
+			}
+		}
+	}
+	config = append(config, [2]string{"core.sshCommand", strings.Join(sshCommand, " ")})
+
+	env := make([]string, 0, len(os.Environ())+2*len(config)+12)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "GIT_") || name == "SSH_ASKPASS" || name == "LC_ALL" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL="+globalConfig,
+		"LC_ALL=C",
+		"GIT_CONFIG_COUNT="+strconv.Itoa(len(config)),
+	)
+	for i, kv := range config {
+		env = append(env, fmt.Sprintf("GIT_CONFIG_KEY_%d=%s", i, kv[0]), fmt.Sprintf("GIT_CONFIG_VALUE_%d=%s", i, kv[1]))
+	}
+	// curl reads only the lower-case http_proxy; the others in both cases.
+	if src.HTTPProxy != nil && *src.HTTPProxy != "" {
+		env = append(env, "http_proxy="+*src.HTTPProxy)
+		g.secrets = append(g.secrets, userinfoPassword(*src.HTTPProxy)...)
+	}
+	if src.HTTPSProxy != nil && *src.HTTPSProxy != "" {
+		env = append(env, "https_proxy="+*src.HTTPSProxy, "HTTPS_PROXY="+*src.HTTPSProxy)
+		g.secrets = append(g.secrets, userinfoPassword(*src.HTTPSProxy)...)
+	}
+	if src.NoProxy != nil && *src.NoProxy != "" {
+		env = append(env, "no_proxy="+*src.NoProxy, "NO_PROXY="+*src.NoProxy)
+	}
+	g.env = env
+	return g, nil
+}
+
+func (g *git) cleanup() {
+	if g.tmpDir != "" {
+		os.RemoveAll(g.tmpDir)
+	}
+}
+
+// run runs git in dir ("" for the current directory) and returns its
+// stdout. The error carries git's stderr, scrubbed of credentials. The
+// whole process group is killed when ctx ends, since git leaves helpers
+// (git-remote-https, ssh) that would otherwise keep running.
+func (g *git) run(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = g.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		msg := strings.TrimSpace(g.scrub(stderr.String()))
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		if msg != "" {
+			return "", fmt.Errorf("git %s: %w: %s", args[0], err, msg)
+		}
+		return "", fmt.Errorf("git %s: %w", args[0], err)
+	}
+	return stdout.String(), nil
+}
+
+// scrub removes the user info of URLs and every known secret value from s.
+func (g *git) scrub(s string) string {
+	s = scrubURLs(s)
+	for _, secret := range g.secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "<redacted>")
+		}
+	}
+	return s
+}
+
+// credentialHelper returns a git credential helper (a shell snippet, as
+// "!..." in credential.helper) that answers "get" with the username and
+// password files of dir. Without a username file the user name is
+// "builder": git needs one, and token-based servers ignore it.
+func credentialHelper(dir string, withUsername bool) string {
+	var b strings.Builder
+	b.WriteString(`!f() { test "$1" = get || exit 0; `)
+	if withUsername {
+		fmt.Fprintf(&b, `printf 'username=%%s\n' "$(cat %s)"; `, shellQuote(filepath.Join(dir, "username")))
+	} else {
+		b.WriteString(`printf 'username=%s\n' builder; `)
+	}
+	fmt.Fprintf(&b, `printf 'password=%%s\n' "$(cat %s)"; }; f`, shellQuote(filepath.Join(dir, "password")))
+	return b.String()
+}
+
+// privateKeyFile copies an SSH key to a private temporary file: ssh
+// refuses keys readable by others, and secret volumes need not be 0600.
+func privateKeyFile(path string) (string, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the source secret's ssh-privatekey: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "slipway-ssh-")
+	if err != nil {
+		return "", fmt.Errorf("storing the ssh key: %w", err)
+	}
+	out := filepath.Join(dir, "id")
+	if len(key) > 0 && key[len(key)-1] != '\n' {
+		key = append(key, '\n')
+	}
+	if err := os.WriteFile(out, key, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("storing the ssh key: %w", err)
+	}
+	return out, nil
+}
+
+// shellQuote quotes s for sh between single quotes.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// isLocal reports whether uri names a repository on this machine.
+func isLocal(uri string) bool {
+	return strings.HasPrefix(uri, "file://") || strings.HasPrefix(uri, "/")
+}
