@@ -1,6 +1,7 @@
 # Slipway: `make run` runs it on its embedded defaults, `make test` proves it.
 GO       ?= go
 BIN      := bin/slipway
+BUILDKITD := bin/buildkitd
 DATA_DIR ?= _data
 LISTEN   ?= 127.0.0.1:8443
 # The OpenShift modules are pseudo-versions the checksum database does not know;
@@ -11,8 +12,14 @@ export GONOSUMDB := github.com/openshift/*
 
 all: build
 
-build:
+build: $(BUILDKITD)
 	$(GO) build -o $(BIN) ./cmd/slipway
+
+# buildkitd is built from its own pinned tools module (`go install` of it is
+# refused: buildkit's go.mod has exclude directives); rebuilt only when the
+# pin changes.
+$(BUILDKITD): hack/tools/buildkitd/go.mod hack/tools/buildkitd/go.sum
+	cd hack/tools/buildkitd && $(GO) build -o $(CURDIR)/$(BUILDKITD) github.com/moby/buildkit/cmd/buildkitd
 
 # deps installs the Debian packages Slipway and its tests use (git, etcd-server).
 deps:

@@ -5,6 +5,10 @@ set -euo pipefail
 need=()
 command -v git >/dev/null || need+=(git)
 command -v etcd >/dev/null || need+=(etcd-server)
+command -v runc >/dev/null || need+=(runc)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v busybox >/dev/null || need+=(busybox-static)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

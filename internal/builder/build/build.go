@@ -1,0 +1,242 @@
+// Package build runs a Docker-strategy build on the shared buildkitd: it
+// solves the Dockerfile frontend on a local context dir and, when an output
+// is set, pushes the image straight from buildkitd to the registry with the
+// push secret's credentials. Failures come back as *failure.Failure with
+// OpenShift's reasons.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/util/progress/progressui"
+	buildv1 "github.com/openshift/api/build/v1"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/slipway-dev/slipway/internal/builder/failure"
+)
+
+// Options is one build.
+type Options struct {
+	// Address is buildkitd's address (BUILDKIT_HOST).
+	Address string
+	// ContextDir is the build context on local disk.
+	ContextDir string
+	// DockerfilePath is relative to ContextDir; empty means "Dockerfile".
+	DockerfilePath string
+	// BuildArgs become --build-arg values.
+	BuildArgs map[string]string
+	// NoCache disables the layer cache; Pull re-resolves every FROM image
+	// (dockerStrategy.forcePull).
+	NoCache bool
+	Pull    bool
+	// Output is the image reference pushed to; empty builds without a push.
+	Output string
+	// PushAuth and PullAuth are the push and pull secrets' credentials.
+	PushAuth Keyring
+	PullAuth Keyring
+	// Log receives the progress as plain text lines ("#5 CACHED").
+	Log io.Writer
+}
+
+// Result is what a successful build produced.
+type Result struct {
+	// Digest is the pushed manifest's digest (empty when nothing was pushed).
+	Digest string
+}
+
+// Run builds (and pushes) the image and reports which step failed.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	dockerfile := opts.DockerfilePath
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	dockerfile = filepath.Join(opts.ContextDir, dockerfile)
+
+	contextFS, err := fsutil.NewFS(opts.ContextDir)
+	if err != nil {
+		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", fmt.Errorf("build context: %w", err))
+	}
+	dockerfileFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", fmt.Errorf("dockerfile dir: %w", err))
+	}
+
+	c, err := bkclient.New(ctx, opts.Address)
+	if err != nil {
+		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", fmt.Errorf("connecting to buildkitd at %s: %w", opts.Address, err))
+	}
+	defer c.Close()
+
+	solve := bkclient.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: frontendAttrs(filepath.Base(dockerfile), opts),
+		LocalMounts: map[string]fsutil.FS{
+			"context":    contextFS,
+			"dockerfile": dockerfileFS,
+		},
+		Session: []session.Attachable{authProvider(opts.PushAuth, opts.PullAuth)},
+	}
+	if opts.Output != "" {
+		solve.Exports = []bkclient.ExportEntry{{
+			Type:  bkclient.ExporterImage,
+			Attrs: map[string]string{"name": opts.Output, "push": "true"},
+		}}
+	}
+
+	display, err := progressui.NewDisplay(opts.Log, progressui.PlainMode)
+	if err != nil {
+		return nil, fmt.Errorf("progress display: %w", err)
+	}
+	statusCh := make(chan *bkclient.SolveStatus)
+	displayCh := make(chan *bkclient.SolveStatus)
+	failed := &failedSteps{}
+
+	var resp *bkclient.SolveResponse
+	eg, egCtx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = c.Solve(egCtx, nil, solve, statusCh)
+		return err
+	})
+	eg.Go(func() error {
+		// Tee: remember failed steps for the failure reason, and print.
+		defer close(displayCh)
+		for s := range statusCh {
+			failed.record(s)
+			displayCh <- s
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		// The display must drain displayCh even when ctx ends, so it gets
+		// the background context; the channel closing ends it.
+		_, err := display.UpdateFrom(context.WithoutCancel(ctx), displayCh)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, classify(err, failed.names(), opts.Output)
+	}
+	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
+}
+
+// frontendAttrs turns the build options into dockerfile frontend attrs.
+func frontendAttrs(filename string, opts Options) map[string]string {
+	attrs := map[string]string{"filename": filename}
+	for k, v := range opts.BuildArgs {
+		attrs["build-arg:"+k] = v
+	}
+	if opts.NoCache {
+		attrs["no-cache"] = ""
+	}
+	if opts.Pull {
+		attrs["image-resolve-mode"] = "pull"
+	}
+	return attrs
+}
+
+// failedSteps collects the names of vertices that reported an error.
+type failedSteps struct {
+	mu    sync.Mutex
+	steps map[string]string
+}
+
+func (f *failedSteps) record(s *bkclient.SolveStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, v := range s.Vertexes {
+		if v.Error == "" || strings.Contains(v.Error, "context canceled") {
+			continue
+		}
+		if f.steps == nil {
+			f.steps = map[string]string{}
+		}
+		f.steps[v.Name] = v.Error
+	}
+}
+
+func (f *failedSteps) names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.steps))
+	for n := range f.steps {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// classify maps a solve error to OpenShift's failure reasons: a FROM image
+// that cannot be resolved or fetched is PullBuilderImageFailed, the export's
+// push is PushImageToRegistryFailed (with the registry's words), anything
+// else DockerBuildFailed naming the failing step.
+func classify(err error, failedSteps []string, output string) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed: the build was interrupted.", err)
+	}
+	detail := strings.TrimPrefix(err.Error(), "failed to solve: ")
+	for _, step := range failedSteps {
+		switch {
+		case isPullStep(step):
+			return failure.New(buildv1.StatusReasonPullBuilderImageFailed,
+				fmt.Sprintf("Failed pulling builder image: %s", detail), err)
+		case isPushStep(step):
+			return failure.New(buildv1.StatusReasonPushImageToRegistryFailed,
+				fmt.Sprintf("Failed to push the image to the registry: %s", registryMessage(detail, output)), err)
+		}
+	}
+	switch {
+	case strings.Contains(detail, "failed to resolve source metadata"):
+		return failure.New(buildv1.StatusReasonPullBuilderImageFailed,
+			fmt.Sprintf("Failed pulling builder image: %s", detail), err)
+	case output != "" && strings.Contains(detail, "failed to push"):
+		return failure.New(buildv1.StatusReasonPushImageToRegistryFailed,
+			fmt.Sprintf("Failed to push the image to the registry: %s", registryMessage(detail, output)), err)
+	}
+	msg := "Docker build strategy has failed"
+	if len(failedSteps) > 0 {
+		msg += " at step " + strings.Join(failedSteps, ", ")
+	}
+	return failure.New(buildv1.StatusReasonDockerBuildFailed, msg+": "+detail, err)
+}
+
+// isPullStep is true for the vertices that resolve or fetch a FROM image.
+func isPullStep(name string) bool {
+	if strings.HasPrefix(name, "[internal] load metadata for ") {
+		return true
+	}
+	// "[1/3] FROM docker.io/library/busybox:latest@sha256:..." or "[stage 1/3] FROM ..."
+	if i := strings.Index(name, "] FROM "); i > 0 && strings.HasPrefix(name, "[") {
+		return true
+	}
+	return false
+}
+
+// isPushStep is true for the export vertices of an image push.
+func isPushStep(name string) bool {
+	return name == "exporting to image" || strings.HasPrefix(name, "pushing ")
+}
+
+// registryMessage keeps the registry's own words ("unauthorized:
+// authentication required") and drops containerd's wrapping around them.
+func registryMessage(detail, output string) string {
+	for _, marker := range []string{"server message: ", "unexpected status: "} {
+		if i := strings.LastIndex(detail, marker); i >= 0 {
+			return fmt.Sprintf("pushing %s: %s", output, detail[i+len(marker):])
+		}
+	}
+	return detail
+}
