@@ -198,7 +198,10 @@ func newGit(src *buildv1.GitBuildSource, secretDir string, o options) (*git, err
 	env := make([]string, 0, len(os.Environ())+2*len(config)+12)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "GIT_") || name == "SSH_ASKPASS" || name == "LC_ALL" {
+		// GIT_SSL_NO_VERIFY and GIT_LFS_SKIP_SMUDGE are build env OpenShift
+		// passes on to git; every other GIT_* would change what we set.
+		if strings.HasPrefix(name, "GIT_") && name != "GIT_SSL_NO_VERIFY" && name != "GIT_LFS_SKIP_SMUDGE" ||
+			name == "SSH_ASKPASS" || name == "LC_ALL" {
 			continue
 		}
 		env = append(env, kv)
