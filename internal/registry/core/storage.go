@@ -14,6 +14,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/registry/core/secret"
 	"github.com/slipway-dev/slipway/internal/registry/core/service"
 	"github.com/slipway-dev/slipway/internal/registry/core/serviceaccount"
+	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
 )
 
 // Storage is the core group's storage.
@@ -48,26 +49,26 @@ func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	resources["serviceaccounts"] = serviceAccounts
+	resources["serviceaccounts"] = storebase.WithNames(serviceAccounts, []string{"sa"})
 	// serviceaccounts/token would go here if token requests are served.
 
 	configMaps, err := configmap.NewREST(optsGetter)
 	if err != nil {
 		return nil, err
 	}
-	resources["configmaps"] = configMaps
+	resources["configmaps"] = storebase.WithNames(configMaps, []string{"cm"})
 
 	events, err := event.NewREST(optsGetter)
 	if err != nil {
 		return nil, err
 	}
-	resources["events"] = events
+	resources["events"] = storebase.WithNames(events, []string{"ev"})
 
 	pods, podStatus, err := pod.NewREST(optsGetter)
 	if err != nil {
 		return nil, err
 	}
-	resources["pods"] = pods
+	resources["pods"] = storebase.WithNames(pods, []string{"po"}, "all")
 	resources["pods/status"] = podStatus
 	// pods/log (and later pods/exec, pods/portforward) are added here by
 	// their own issue, backed by the node agent.
@@ -76,14 +77,14 @@ func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	resources["services"] = services
+	resources["services"] = storebase.WithNames(services, []string{"svc"}, "all")
 	resources["services/status"] = serviceStatus
 
 	controllers, controllerStatus, controllerScale, err := replicationcontroller.NewREST(optsGetter)
 	if err != nil {
 		return nil, err
 	}
-	resources["replicationcontrollers"] = controllers
+	resources["replicationcontrollers"] = storebase.WithNames(controllers, []string{"rc"}, "all")
 	resources["replicationcontrollers/status"] = controllerStatus
 	resources["replicationcontrollers/scale"] = controllerScale
 

@@ -53,3 +53,21 @@ func NewCoreStore(optsGetter generic.RESTOptionsGetter, r CoreResource) (*generi
 	}
 	return store, nil
 }
+
+// Named serves a store under kubectl's short names and categories
+// (`sa`, `po`, `all`); the embedded store keeps every REST verb.
+type Named struct {
+	*genericregistry.Store
+	shortNames, categories []string
+}
+
+// WithNames wraps store with short names and categories.
+func WithNames(store *genericregistry.Store, shortNames []string, categories ...string) *Named {
+	return &Named{Store: store, shortNames: shortNames, categories: categories}
+}
+
+// ShortNames implements rest.ShortNamesProvider.
+func (n *Named) ShortNames() []string { return n.shortNames }
+
+// Categories implements rest.CategoriesProvider.
+func (n *Named) Categories() []string { return n.categories }
