@@ -1,0 +1,312 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	buildv1 "github.com/openshift/api/build/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/slipway-dev/slipway/internal/buildgenerator"
+)
+
+// Messages of the reasons the controller sets, in OpenShift's words.
+const (
+	messageInvalidOutput   = "Output image could not be resolved."
+	messageNoSA            = "Unable to look up the service account secrets for this build."
+	messageCancelled       = "The build was cancelled by the user."
+	messagePodDeleted      = "The pod for this build was deleted before the build completed."
+	messageGenericFailure  = "Generic Build failure - check logs for details."
+	messageOutOfMemory     = "The build pod was killed due to an out of memory condition."
+	messagePodEvicted      = "The build pod was evicted."
+	messageCannotCreatePod = "Failed creating build pod."
+	messagePodExists       = "The pod for this build already exists and is older than the build."
+)
+
+// start runs a New build when its run policy allows: it resolves the
+// output, picks the push and pull secrets, creates the pod and moves the
+// build to Pending.
+func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
+	if ConfigName(b) != "" {
+		siblings, err := c.siblings(b)
+		if err != nil {
+			return err
+		}
+		for _, older := range ToCancel(b, siblings) {
+			cancelled := older.DeepCopy()
+			cancelled.Status.Cancelled = true
+			if _, err := c.updateStatus(ctx, cancelled); err != nil {
+				return err
+			}
+		}
+		if !IsRunnable(b, siblings) {
+			return nil
+		}
+	}
+
+	output, ok := c.resolveOutput(b)
+	if !ok {
+		if b.Spec.Source.Binary != nil {
+			// Nobody would ever stream into a build that cannot push.
+			return c.finish(ctx, b, buildv1.BuildPhaseFailed, buildv1.StatusReasonInvalidOutputReference, messageInvalidOutput)
+		}
+		return c.waitNew(ctx, b, buildv1.StatusReasonInvalidOutputReference, messageInvalidOutput)
+	}
+	b.Status.OutputDockerImageReference = output
+
+	sa, err := c.saLister.ServiceAccounts(b.Namespace).Get(b.Spec.ServiceAccount)
+	if apierrors.IsNotFound(err) {
+		return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
+	}
+	if err != nil {
+		return err
+	}
+	secrets := c.serviceAccountSecrets(sa)
+	if b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil {
+		if s := SelectSecret(output, secrets); s != nil {
+			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
+		}
+	}
+	if pull, from := buildgenerator.StrategyPullSecret(&b.Spec.Strategy), buildgenerator.StrategyFrom(&b.Spec.Strategy); pull != nil && *pull == nil && from != nil && from.Name != "" {
+		if s := SelectSecret(from.Name, secrets); s != nil {
+			*pull = &corev1.LocalObjectReference{Name: s.Name}
+		}
+	}
+	if ps := b.Spec.Output.PushSecret; b.Spec.Output.To != nil && ps != nil {
+		if _, err := c.secretLister.Secrets(b.Namespace).Get(ps.Name); apierrors.IsNotFound(err) {
+			// OpenShift leaves such a build Pending until the secret
+			// appears; Slipway fails it at once so nothing hangs.
+			return c.finish(ctx, b, buildv1.BuildPhaseFailed, buildv1.StatusReasonMissingPushSecret,
+				fmt.Sprintf("Missing push secret %q.", ps.Name))
+		}
+	}
+
+	pod, err := BuildPod(b)
+	if err != nil {
+		return c.waitNew(ctx, b, buildv1.StatusReasonCannotCreateBuildPodSpec, "Failed to create pod spec.")
+	}
+	created, err := c.kube.CoreV1().Pods(b.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		existing, getErr := c.kube.CoreV1().Pods(b.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if getErr != nil {
+			return fmt.Errorf("reading existing pod %s/%s: %w", pod.Namespace, pod.Name, getErr)
+		}
+		if !metav1.IsControlledBy(existing, b) {
+			return c.finish(ctx, b, buildv1.BuildPhaseError, buildv1.StatusReasonBuildPodExists, messagePodExists)
+		}
+		// Our own pod from an earlier sync that did not get to record it.
+		created = existing
+	case err != nil:
+		if werr := c.waitNew(ctx, b, buildv1.StatusReasonCannotCreateBuildPod, messageCannotCreatePod); werr != nil {
+			return werr
+		}
+		return fmt.Errorf("creating build pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+
+	// The pod name is metadata, written through the main resource; the
+	// phase through builds/status.
+	stored, err := c.builds.BuildV1().Builds(b.Namespace).Get(ctx, b.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if stored.Annotations[buildv1.BuildPodNameAnnotation] != created.Name {
+		if stored.Annotations == nil {
+			stored.Annotations = map[string]string{}
+		}
+		stored.Annotations[buildv1.BuildPodNameAnnotation] = created.Name
+		if stored, err = c.builds.BuildV1().Builds(b.Namespace).Update(ctx, stored, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("recording pod name on build %s/%s: %w", b.Namespace, b.Name, err)
+		}
+	}
+	if stored.Status.Phase != buildv1.BuildPhaseNew || stored.Status.Cancelled {
+		return nil // moved on meanwhile (the builder failed it, or a cancel)
+	}
+	stored.Status.OutputDockerImageReference = output
+	c.setPhase(stored, buildv1.BuildPhasePending, "", "")
+	_, err = c.updateStatus(ctx, stored)
+	return err
+}
+
+// resolveOutput returns the pull spec the build pushes to: a DockerImage
+// as named, an ImageStreamTag as <stream's registry repository>:<tag>. ok
+// is false when the stream is missing or has no registry repository. A
+// build without output resolves to "".
+func (c *Controller) resolveOutput(b *buildv1.Build) (string, bool) {
+	to := b.Spec.Output.To
+	if to == nil {
+		return "", true
+	}
+	switch to.Kind {
+	case "DockerImage":
+		return to.Name, to.Name != ""
+	case "ImageStreamTag", "":
+		name, tag, err := buildgenerator.SplitImageStreamTag(to.Name)
+		if err != nil {
+			return "", false
+		}
+		ns := to.Namespace
+		if ns == "" {
+			ns = b.Namespace
+		}
+		stream, err := c.streamLister.ImageStreams(ns).Get(name)
+		if err != nil || stream.Status.DockerImageRepository == "" {
+			return "", false
+		}
+		return stream.Status.DockerImageRepository + ":" + tag, true
+	}
+	return "", false
+}
+
+// serviceAccountSecrets returns the existing secrets sa lists,
+// imagePullSecrets first.
+func (c *Controller) serviceAccountSecrets(sa *corev1.ServiceAccount) []*corev1.Secret {
+	var secrets []*corev1.Secret
+	for _, name := range buildgenerator.ServiceAccountSecretNames(sa) {
+		if s, err := c.secretLister.Secrets(sa.Namespace).Get(name); err == nil {
+			secrets = append(secrets, s)
+		}
+	}
+	return secrets
+}
+
+// SelectSecret picks the secret for pushing to or pulling image: the first
+// whose docker credentials match the image's registry, else the first
+// docker credential secret at all (OpenShift's fallback, usually the
+// internal registry's), else nil.
+func SelectSecret(image string, secrets []*corev1.Secret) *corev1.Secret {
+	if s := buildgenerator.MatchingSecret(image, secrets); s != nil {
+		return s
+	}
+	return buildgenerator.FirstDockerSecret(secrets)
+}
+
+// follow moves a Pending or Running build along with its pod.
+func (c *Controller) follow(ctx context.Context, b *buildv1.Build) error {
+	podName := b.Annotations[buildv1.BuildPodNameAnnotation]
+	if podName == "" {
+		podName = buildgenerator.PodName(b.Name)
+	}
+	pod, err := c.podLister.Pods(b.Namespace).Get(podName)
+	if apierrors.IsNotFound(err) {
+		// The cache may lag behind a pod created a moment ago.
+		pod, err = c.kube.CoreV1().Pods(b.Namespace).Get(ctx, podName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return c.finish(ctx, b, buildv1.BuildPhaseError, buildv1.StatusReasonBuildPodDeleted, messagePodDeleted)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("reading pod %s/%s: %w", b.Namespace, podName, err)
+	}
+	if pod.DeletionTimestamp != nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+		return c.finish(ctx, b, buildv1.BuildPhaseError, buildv1.StatusReasonBuildPodDeleted, messagePodDeleted)
+	}
+	switch pod.Status.Phase {
+	case corev1.PodRunning:
+		if b.Status.Phase == buildv1.BuildPhaseRunning {
+			return nil
+		}
+		start := metav1.NewTime(c.now())
+		if pod.Status.StartTime != nil {
+			start = *pod.Status.StartTime
+		}
+		b.Status.StartTimestamp = &start
+		c.setPhase(b, buildv1.BuildPhaseRunning, "", "")
+		if _, err := c.updateStatus(ctx, b); err != nil {
+			return err
+		}
+		c.recorder.Eventf(b, corev1.EventTypeNormal, "BuildStarted", "Build %s/%s is now running", b.Namespace, b.Name)
+		return nil
+	case corev1.PodSucceeded:
+		return c.finish(ctx, b, buildv1.BuildPhaseComplete, "", "")
+	case corev1.PodFailed:
+		phase, reason, message := PodFailure(pod)
+		return c.finish(ctx, b, phase, reason, message)
+	}
+	return nil
+}
+
+// PodFailure maps a Failed build pod to the build's phase, reason and
+// message: evicted, OOM-killed, or a generic failure (the builder's own
+// reason, reported through builds/details, takes precedence on the server).
+func PodFailure(pod *corev1.Pod) (buildv1.BuildPhase, buildv1.StatusReason, string) {
+	if pod.Status.Reason == "Evicted" {
+		return buildv1.BuildPhaseFailed, buildv1.StatusReasonBuildPodEvicted, messagePodEvicted
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		if t := s.State.Terminated; t != nil && t.Reason == "OOMKilled" {
+			return buildv1.BuildPhaseFailed, buildv1.StatusReasonOutOfMemoryKilled, messageOutOfMemory
+		}
+	}
+	return buildv1.BuildPhaseFailed, buildv1.StatusReasonGenericBuildFailed, messageGenericFailure
+}
+
+// cancel stops a cancelled build: its pod is deleted and it ends Cancelled.
+func (c *Controller) cancel(ctx context.Context, b *buildv1.Build) error {
+	podName := b.Annotations[buildv1.BuildPodNameAnnotation]
+	if podName == "" {
+		podName = buildgenerator.PodName(b.Name)
+	}
+	err := c.kube.CoreV1().Pods(b.Namespace).Delete(ctx, podName, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting pod %s/%s of cancelled build: %w", b.Namespace, podName, err)
+	}
+	return c.finish(ctx, b, buildv1.BuildPhaseCancelled, buildv1.StatusReasonCancelledBuild, messageCancelled)
+}
+
+// finish moves b to a terminal phase and completes it.
+func (c *Controller) finish(ctx context.Context, b *buildv1.Build, phase buildv1.BuildPhase, reason buildv1.StatusReason, message string) error {
+	if b.Status.Phase == buildv1.BuildPhaseFailed && b.Status.Reason != "" {
+		// The builder already said why.
+		phase, reason, message = b.Status.Phase, b.Status.Reason, b.Status.Message
+	}
+	c.setPhase(b, phase, reason, message)
+	return c.complete(ctx, b)
+}
+
+// complete records the end of a terminal build once: completion time,
+// duration, the log snippet from the pod's termination message, and the
+// event.
+func (c *Controller) complete(ctx context.Context, b *buildv1.Build) error {
+	if b.Status.CompletionTimestamp != nil {
+		return nil
+	}
+	now := metav1.NewTime(c.now())
+	if b.Status.StartTimestamp == nil {
+		b.Status.StartTimestamp = &now
+	}
+	b.Status.CompletionTimestamp = &now
+	b.Status.Duration = now.Sub(b.Status.StartTimestamp.Time)
+	if (b.Status.Phase == buildv1.BuildPhaseFailed || b.Status.Phase == buildv1.BuildPhaseError) && b.Status.LogSnippet == "" {
+		if pod, err := c.podLister.Pods(b.Namespace).Get(buildgenerator.PodName(b.Name)); err == nil {
+			b.Status.LogSnippet = LogSnippet(pod)
+		}
+	}
+	if _, err := c.updateStatus(ctx, b); err != nil {
+		return err
+	}
+	switch b.Status.Phase {
+	case buildv1.BuildPhaseComplete:
+		c.recorder.Eventf(b, corev1.EventTypeNormal, "BuildCompleted", "Build %s/%s completed successfully", b.Namespace, b.Name)
+	case buildv1.BuildPhaseCancelled:
+		c.recorder.Eventf(b, corev1.EventTypeNormal, "BuildCancelled", "Build %s/%s has been cancelled", b.Namespace, b.Name)
+	default:
+		c.recorder.Eventf(b, corev1.EventTypeNormal, "BuildFailed", "Build %s/%s failed", b.Namespace, b.Name)
+	}
+	return nil
+}
+
+// LogSnippet returns the last five lines of the build container's
+// termination message, or "".
+func LogSnippet(pod *corev1.Pod) string {
+	for _, s := range pod.Status.ContainerStatuses {
+		if t := s.State.Terminated; s.Name == ContainerName && t != nil && t.Message != "" {
+			lines := strings.Split(strings.TrimRight(t.Message, "\n"), "\n")
+			return strings.Join(lines[max(0, len(lines)-5):], "\n")
+		}
+	}
+	return ""
+}
