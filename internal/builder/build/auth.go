@@ -120,19 +120,13 @@ func (k Keyring) Lookup(host string) (Credential, bool) {
 	return c, ok
 }
 
-// authProvider gives buildkitd the push secret's credentials for pushes
-// and the pull secret's for pulls, each falling back to the other, matched
-// by registry host. Pushes carry a scope with "push" in it.
-func authProvider(push, pull Keyring) session.Attachable {
+// authProvider gives buildkitd one login per registry host: first's, else
+// second's. BuildKit asks for basic-auth credentials by host only (no
+// scope), so within one solve a host cannot have different pull and push
+// logins; Run splits the solve when the secrets disagree.
+func authProvider(first, second Keyring) session.Attachable {
 	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: func(_ context.Context, host string, scopes []string, _ authprovider.ExpireCachedAuthCheck) (types.AuthConfig, error) {
-			first, second := pull, push
-			for _, s := range scopes {
-				if strings.Contains(s, "push") {
-					first, second = push, pull
-					break
-				}
-			}
+		AuthConfigProvider: func(_ context.Context, host string, _ []string, _ authprovider.ExpireCachedAuthCheck) (types.AuthConfig, error) {
 			c, ok := first.Lookup(host)
 			if !ok {
 				c, ok = second.Lookup(host)
@@ -143,4 +137,19 @@ func authProvider(push, pull Keyring) session.Attachable {
 			return types.AuthConfig{Username: c.Username, Password: c.Password, ServerAddress: host}, nil
 		},
 	})
+}
+
+// pushFirst is the keyring of a solve that pushes to outputHost: the push
+// secret's login for that host, the pull secret's for every other host.
+func pushFirst(push, pull Keyring, outputHost string) Keyring {
+	k := Keyring{}
+	for h, c := range push {
+		k[h] = c
+	}
+	for h, c := range pull {
+		if _, pushHas := push[h]; h != outputHost || !pushHas {
+			k[h] = c
+		}
+	}
+	return k
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/moby/buildkit/session"
@@ -81,25 +82,63 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer c.Close()
 
-	solve := bkclient.SolveOpt{
+	base := bkclient.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: frontendAttrs(filepath.Base(dockerfile), opts),
 		LocalMounts: map[string]fsutil.FS{
 			"context":    contextFS,
 			"dockerfile": dockerfileFS,
 		},
-		Session: []session.Attachable{authProvider(opts.PushAuth, opts.PullAuth)},
 	}
-	if opts.Output != "" {
-		solve.Exports = []bkclient.ExportEntry{{
-			Type:  bkclient.ExporterImage,
-			Attrs: map[string]string{"name": opts.Output, "push": "true"},
-		}}
+	if opts.Output == "" {
+		base.Session = []session.Attachable{authProvider(opts.PullAuth, opts.PushAuth)}
+		if _, steps, err := solve(ctx, c, base, opts.Log); err != nil {
+			return nil, classify(err, steps, "")
+		}
+		return &Result{}, nil
 	}
 
-	display, err := progressui.NewDisplay(opts.Log, progressui.PlainMode)
+	outputHost, err := registryOf(opts.Output)
 	if err != nil {
-		return nil, fmt.Errorf("progress display: %w", err)
+		return nil, failure.New(buildv1.StatusReasonInvalidOutputReference, "Output image could not be resolved.", err)
+	}
+	export := base
+	export.Exports = []bkclient.ExportEntry{{
+		Type:  bkclient.ExporterImage,
+		Attrs: map[string]string{"name": opts.Output, "push": "true"},
+	}}
+	export.Session = []session.Attachable{authProvider(pushFirst(opts.PushAuth, opts.PullAuth, outputHost), nil)}
+
+	pushLogin, pushHas := opts.PushAuth.Lookup(outputHost)
+	pullLogin, pullHas := opts.PullAuth.Lookup(outputHost)
+	if pushHas && pullHas && pushLogin != pullLogin {
+		// BuildKit asks for one login per host and solve, so when the pull
+		// and push secrets disagree on the output's registry, build first
+		// with the pull login, then export from the cache with the push
+		// login: a failure of the second solve is the push's.
+		base.Session = []session.Attachable{authProvider(opts.PullAuth, opts.PushAuth)}
+		if _, steps, err := solve(ctx, c, base, opts.Log); err != nil {
+			return nil, classify(err, steps, "")
+		}
+		resp, _, err := solve(ctx, c, export, opts.Log)
+		if err != nil {
+			return nil, pushFailure(err, opts.Output)
+		}
+		return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
+	}
+	resp, steps, err := solve(ctx, c, export, opts.Log)
+	if err != nil {
+		return nil, classify(err, steps, opts.Output)
+	}
+	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
+}
+
+// solve runs one solve, printing its progress to log, and returns the
+// names of the steps that failed.
+func solve(ctx context.Context, c *bkclient.Client, opt bkclient.SolveOpt, log io.Writer) (*bkclient.SolveResponse, []string, error) {
+	display, err := progressui.NewDisplay(log, progressui.PlainMode)
+	if err != nil {
+		return nil, nil, fmt.Errorf("progress display: %w", err)
 	}
 	statusCh := make(chan *bkclient.SolveStatus)
 	displayCh := make(chan *bkclient.SolveStatus)
@@ -109,7 +148,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	eg, egCtx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
 		var err error
-		resp, err = c.Solve(egCtx, nil, solve, statusCh)
+		resp, err = c.Solve(egCtx, nil, opt, statusCh)
 		return err
 	})
 	eg.Go(func() error {
@@ -123,14 +162,22 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	})
 	eg.Go(func() error {
 		// The display must drain displayCh even when ctx ends, so it gets
-		// the background context; the channel closing ends it.
+		// a context that is never cancelled; the channel closing ends it.
 		_, err := display.UpdateFrom(context.WithoutCancel(ctx), displayCh)
 		return err
 	})
-	if err := eg.Wait(); err != nil {
-		return nil, classify(err, failed.names(), opts.Output)
+	err = eg.Wait()
+	return resp, failed.names(), err
+}
+
+// registryOf is the registry host of an image reference (docker.io for
+// Docker Hub), as keyrings key it.
+func registryOf(ref string) (string, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("output image %q: %w", ref, err)
 	}
-	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
+	return RegistryHost(r.Context().RegistryStr()), nil
 }
 
 // frontendAttrs turns the build options into dockerfile frontend attrs.
@@ -194,8 +241,7 @@ func classify(err error, failedSteps []string, output string) error {
 			return failure.New(buildv1.StatusReasonPullBuilderImageFailed,
 				fmt.Sprintf("Failed pulling builder image: %s", detail), err)
 		case isPushStep(step):
-			return failure.New(buildv1.StatusReasonPushImageToRegistryFailed,
-				fmt.Sprintf("Failed to push the image to the registry: %s", registryMessage(detail, output)), err)
+			return pushFailure(err, output)
 		}
 	}
 	switch {
@@ -203,14 +249,20 @@ func classify(err error, failedSteps []string, output string) error {
 		return failure.New(buildv1.StatusReasonPullBuilderImageFailed,
 			fmt.Sprintf("Failed pulling builder image: %s", detail), err)
 	case output != "" && strings.Contains(detail, "failed to push"):
-		return failure.New(buildv1.StatusReasonPushImageToRegistryFailed,
-			fmt.Sprintf("Failed to push the image to the registry: %s", registryMessage(detail, output)), err)
+		return pushFailure(err, output)
 	}
 	msg := "Docker build strategy has failed"
 	if len(failedSteps) > 0 {
 		msg += " at step " + strings.Join(failedSteps, ", ")
 	}
 	return failure.New(buildv1.StatusReasonDockerBuildFailed, msg+": "+detail, err)
+}
+
+// pushFailure is PushImageToRegistryFailed with the registry's words.
+func pushFailure(err error, output string) error {
+	detail := strings.TrimPrefix(err.Error(), "failed to solve: ")
+	return failure.New(buildv1.StatusReasonPushImageToRegistryFailed,
+		"Failed to push the image to the registry: "+registryMessage(detail, output), err)
 }
 
 // isPullStep is true for the vertices that resolve or fetch a FROM image.

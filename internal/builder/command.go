@@ -1,0 +1,156 @@
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	buildv1 "github.com/openshift/api/build/v1"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+)
+
+// Environment variables of the build pod's docker-build container (the
+// node agent sets the SLIPWAY_* ones, the build controller the others).
+const (
+	EnvBuild              = "BUILD"
+	EnvWorkDir            = "SLIPWAY_WORK_DIR"
+	EnvServiceAccountDir  = "SLIPWAY_SERVICEACCOUNT_DIR"
+	EnvTerminationLog     = "SLIPWAY_TERMINATION_LOG"
+	EnvBuildkitHost       = "BUILDKIT_HOST"
+	EnvPushDockercfgPath  = "PUSH_DOCKERCFG_PATH"
+	EnvPullDockercfgPath  = "PULL_DOCKERCFG_PATH"
+	EnvSourceSecretPath   = "SOURCE_SECRET_PATH"
+	EnvServiceHost        = "KUBERNETES_SERVICE_HOST"
+	EnvServicePort        = "KUBERNETES_SERVICE_PORT"
+	defaultWorkDir        = "/tmp/build"
+	defaultBuildkitSocket = "unix:///run/buildkit/buildkitd.sock"
+)
+
+// NewCommand returns `slipway builder`, run by a build pod's docker-build
+// container; everything it needs comes from the environment.
+func NewCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "builder",
+		Short:  "Run the build described by $BUILD (inside a build pod)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		// The failure is already in the log and the termination message.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			job, err := JobFromEnv(os.Getenv)
+			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "error: %v\n", err)
+				if p := os.Getenv(EnvTerminationLog); p != "" {
+					_ = os.WriteFile(p, []byte(oneLine(err.Error())+"\n"), 0o644)
+				}
+				return err
+			}
+			job.Out = cmd.OutOrStdout()
+			_, err = Run(ctx, job)
+			return err
+		},
+	}
+}
+
+// JobFromEnv reads the build pod's environment (contract: BUILD,
+// SLIPWAY_WORK_DIR, BUILDKIT_HOST, the *_PATH secret dirs,
+// SLIPWAY_TERMINATION_LOG, and KUBERNETES_SERVICE_HOST/PORT with
+// SLIPWAY_SERVICEACCOUNT_DIR for the API).
+func JobFromEnv(getenv func(string) string) (Job, error) {
+	raw := getenv(EnvBuild)
+	if raw == "" {
+		return Job{}, errors.New("BUILD is not set: slipway builder runs inside a build pod")
+	}
+	b := &buildv1.Build{}
+	if err := json.Unmarshal([]byte(raw), b); err != nil {
+		return Job{}, fmt.Errorf("decoding BUILD: %w", err)
+	}
+	job := Job{
+		Build:           b,
+		WorkDir:         orDefault(getenv(EnvWorkDir), defaultWorkDir),
+		BuildkitAddress: orDefault(getenv(EnvBuildkitHost), defaultBuildkitSocket),
+		PushSecretDir:   getenv(EnvPushDockercfgPath),
+		PullSecretDir:   getenv(EnvPullDockercfgPath),
+		SourceSecretDir: getenv(EnvSourceSecretPath),
+		TerminationLog:  getenv(EnvTerminationLog),
+	}
+	if host := getenv(EnvServiceHost); host != "" {
+		cfg, err := restConfig(host, getenv(EnvServicePort), getenv(EnvServiceAccountDir))
+		if err != nil {
+			return Job{}, err
+		}
+		client, err := buildclient.NewForConfig(cfg)
+		if err != nil {
+			return Job{}, fmt.Errorf("build API client: %w", err)
+		}
+		job.Reporter = &APIReporter{Client: client, Namespace: b.Namespace, Name: b.Name}
+	}
+	return job, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// restConfig is the in-pod client config: the service account's token and
+// CA from saDir (token, ca.crt).
+func restConfig(host, port, saDir string) (*rest.Config, error) {
+	if port == "" {
+		port = "443"
+	}
+	if saDir == "" {
+		return nil, fmt.Errorf("%s is not set", EnvServiceAccountDir)
+	}
+	token, err := os.ReadFile(filepath.Join(saDir, "token"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the service account token: %w", err)
+	}
+	return &rest.Config{
+		Host:            "https://" + net.JoinHostPort(host, port),
+		BearerToken:     string(token),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(saDir, "ca.crt")},
+		UserAgent:       "slipway-builder",
+	}, nil
+}
+
+// APIReporter reports through PUT builds/<name>/details.
+type APIReporter struct {
+	Client    buildclient.Interface
+	Namespace string
+	Name      string
+}
+
+// ReportDetails applies the findings to the current Build and PUTs it to
+// the details subresource, retrying on conflicts.
+func (r *APIReporter) ReportDetails(ctx context.Context, apply func(*buildv1.Build)) error {
+	builds := r.Client.BuildV1().Builds(r.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := builds.Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		apply(current)
+		_, err = builds.UpdateDetails(ctx, r.Name, current, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("updating builds/%s/details in %s: %w", r.Name, r.Namespace, err)
+	}
+	return nil
+}
