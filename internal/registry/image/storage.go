@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
+	"github.com/slipway-dev/slipway/internal/registry/image/imagestreammapping"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestreamtag"
 )
 
@@ -34,11 +35,12 @@ func NewStorage(optsGetter generic.RESTOptionsGetter, registryHostname string) (
 		// Tags are written through the internal stream store, which keeps
 		// status in the same write (deleting a tag drops its history).
 		"imagestreamtags": imagestreamtag.NewREST(streams.Internal, images),
+		// The internal registry posts these on a manifest PUT by tag.
+		"imagestreammappings": imagestreammapping.NewREST(images, streams.Internal),
 	}
 	// Later issues add, all on top of streams.Internal and images:
 	//   "imagestreamimages"      (GET <stream>@<digest-or-prefix>)
 	//   "imagestreamimports"     (create-only; the importer)
-	//   "imagestreammappings"    (create-only; the registry on manifest PUT)
 	//   "imagestreams/secrets"   (pull secrets of the namespace for imports)
 	//   "imagestreams/layers"    (registry authorisation, blobs per stream)
 	return storage, nil

@@ -28,7 +28,7 @@ func TestNewStorage(t *testing.T) {
 		}
 	}
 	sort.Strings(keys)
-	if got, want := strings.Join(keys, ","), "images,imagestreams,imagestreams/status,imagestreamtags"; got != want {
+	if got, want := strings.Join(keys, ","), "images,imagestreammappings,imagestreams,imagestreams/status,imagestreamtags"; got != want {
 		t.Errorf("resources = %s, want %s", got, want)
 	}
 	if _, ok := storage["imagestreams/status"].(rest.Patcher); !ok {
