@@ -19,7 +19,7 @@ build: $(BUILDKITD)
 # refused: buildkit's go.mod has exclude directives); rebuilt only when the
 # pin changes.
 $(BUILDKITD): hack/tools/buildkitd/go.mod hack/tools/buildkitd/go.sum
-	cd hack/tools/buildkitd && $(GO) build -o $(CURDIR)/$(BUILDKITD) github.com/moby/buildkit/cmd/buildkitd
+	cd hack/tools/buildkitd && $(GO) build -ldflags "-X github.com/moby/buildkit/version.Version=v0.34.2" -o $(CURDIR)/$(BUILDKITD) github.com/moby/buildkit/cmd/buildkitd
 
 # deps installs the Debian packages Slipway and its tests use (git, etcd-server).
 deps:

@@ -284,11 +284,19 @@ func isPushStep(name string) bool {
 
 // registryMessage keeps the registry's own words ("unauthorized:
 // authentication required") and drops containerd's wrapping around them.
+// Answers to HEAD requests have no body, so their status stands for the
+// distribution error the registry sends with it.
 func registryMessage(detail, output string) string {
 	for _, marker := range []string{"server message: ", "unexpected status: "} {
 		if i := strings.LastIndex(detail, marker); i >= 0 {
 			return fmt.Sprintf("pushing %s: %s", output, detail[i+len(marker):])
 		}
+	}
+	switch {
+	case strings.Contains(detail, "401 Unauthorized"):
+		return fmt.Sprintf("pushing %s: unauthorized: authentication required", output)
+	case strings.Contains(detail, "403 Forbidden"):
+		return fmt.Sprintf("pushing %s: denied: requested access to the resource is denied", output)
 	}
 	return detail
 }

@@ -89,6 +89,7 @@ func TestBuildAndPush(t *testing.T) {
 		if f.Reason != reason || !strings.Contains(f.Message, inMessage) {
 			t.Fatalf("failure = %s / %q, want %s with %q", f.Reason, f.Message, reason, inMessage)
 		}
+		t.Logf("%s: %s", f.Reason, f.Message)
 	}
 
 	// First, before any good login was used: buildkitd must not reuse a

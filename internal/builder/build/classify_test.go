@@ -47,6 +47,13 @@ func TestClassify(t *testing.T) {
 			msg:    "pushing " + out + ": unauthorized: authentication required",
 		},
 		{
+			name:   "push HEAD without body",
+			err:    errors.New("failed to solve: unexpected status from HEAD request to https://r/v2/veer/mytime/manifests/latest: 401 Unauthorized"),
+			steps:  []string{"exporting to image"},
+			reason: buildv1.StatusReasonPushImageToRegistryFailed,
+			msg:    "pushing " + out + ": unauthorized: authentication required",
+		},
+		{
 			name:   "failing RUN names the step",
 			err:    errors.New(`failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`),
 			steps:  []string{"[2/2] RUN exit 3"},
