@@ -106,9 +106,16 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 				explain.NewCmdExplain(CommandName, f, streams),
 			},
 		},
-		// Build and Deploy Commands: new-build, start-build, tag, import-image,
-		// rollout go in a group here, one file per verb group (builds.go,
-		// images.go, rollout.go).
+		// Build and Deploy Commands: tag, import-image and rollout join this
+		// group, one file per verb group (images.go, rollout.go).
+		{
+			Message: "Build and Deploy Commands:",
+			Commands: []*cobra.Command{
+				newCmdNewBuild(env),
+				newCmdStartBuild(env),
+				newCmdCancelBuild(env),
+			},
+		},
 		{
 			Message: "Application Management Commands:",
 			Commands: []*cobra.Command{
@@ -122,11 +129,18 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 				delete.NewCmdDelete(f, streams),
 				label.NewCmdLabel(f, streams),
 				annotate.NewCmdAnnotate(CommandName, f, streams),
+				newCmdSet(env), // set build-secret (build.go); other set verbs join it
 				// scale and expose go here.
 			},
 		},
-		// Troubleshooting and Debugging Commands: logs (builds and deployment
-		// configs need oc's logs, not kubectl's) goes in a group here.
+		// Troubleshooting and Debugging Commands: oc's logs (builds and build
+		// configs, later deployment configs), not kubectl's.
+		{
+			Message: "Troubleshooting and Debugging Commands:",
+			Commands: []*cobra.Command{
+				newCmdLogs(env),
+			},
+		},
 		{
 			Message: "Advanced Commands:",
 			Commands: []*cobra.Command{

@@ -73,9 +73,11 @@ func NewStorage(optsGetter generic.RESTOptionsGetter, opts ...Option) (map[strin
 		storage["builds/clone"] = &CloneREST{generator: generator}
 		storage["buildconfigs/webhooks"] = webhook.NewREST(c.builds.BuildV1(), c.core.CoreV1(), generator)
 	}
+	// builds/log reads the build pod's log from the node agent's files,
+	// found through the directory optsGetter carries (podlogs.WithDir).
+	storage["builds/log"] = build.NewLogREST(builds.Store, optsGetter)
 	// Subresources later issues add here:
-	//   buildconfigs/instantiatebinary (binary input streamed to the pod),
-	//   builds/log (the build pod's logs).
+	//   buildconfigs/instantiatebinary (binary input streamed to the pod).
 	return storage, nil
 }
 

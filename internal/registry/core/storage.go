@@ -70,8 +70,10 @@ func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 	}
 	resources["pods"] = storebase.WithNames(pods, []string{"po"}, "all")
 	resources["pods/status"] = podStatus
-	// pods/log (and later pods/exec, pods/portforward) are added here by
-	// their own issue, backed by the node agent.
+	// pods/log reads the node agent's log files from the directory
+	// optsGetter carries (podlogs.WithDir); pods/exec and pods/portforward
+	// are added here by their own issue.
+	resources["pods/log"] = pod.NewLogREST(pods, optsGetter)
 
 	services, serviceStatus, err := service.NewREST(optsGetter)
 	if err != nil {

@@ -1,0 +1,93 @@
+// Package podlogs is where the node agent keeps each pod's files (container
+// logs, volumes, the termination log) and how the API server reads a
+// container's log back, once or following it as it grows.
+package podlogs
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+)
+
+// Dir is the node's data directory; pods live under Dir/pods.
+type Dir string
+
+// PodDir is the directory of one pod: <dir>/pods/<namespace>/<pod>.
+func (d Dir) PodDir(namespace, pod string) string {
+	return filepath.Join(string(d), "pods", namespace, pod)
+}
+
+// ContainerLog is the file a container's stdout and stderr go to:
+// <dir>/pods/<namespace>/<pod>/<container>.log.
+func (d Dir) ContainerLog(namespace, pod, container string) string {
+	return filepath.Join(d.PodDir(namespace, pod), container+".log")
+}
+
+// optionsGetter is a RESTOptionsGetter that also knows where pod logs are,
+// so the group storage constructors (which only get a RESTOptionsGetter)
+// can build the log subresources without a second parameter.
+type optionsGetter struct {
+	generic.RESTOptionsGetter
+	dir Dir
+}
+
+// WithDir returns getter extended with the node data directory that the
+// pods/log and builds/log storage read logs from. The server wraps its
+// RESTOptionsGetter with it before building the group storage.
+func WithDir(getter generic.RESTOptionsGetter, dir Dir) generic.RESTOptionsGetter {
+	return optionsGetter{RESTOptionsGetter: getter, dir: dir}
+}
+
+// DirOf returns the directory WithDir attached to getter; ok is false when
+// the getter carries none (the log subresources then answer an error).
+func DirOf(getter generic.RESTOptionsGetter) (dir Dir, ok bool) {
+	g, ok := getter.(optionsGetter)
+	if !ok || g.dir == "" {
+		return "", false
+	}
+	return g.dir, true
+}
+
+// GetRESTOptions implements generic.RESTOptionsGetter by delegating.
+func (g optionsGetter) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+	return g.RESTOptionsGetter.GetRESTOptions(resource, example)
+}
+
+// DoneFunc reports whether the writer of a log is finished for good (the
+// pod is terminal or gone), so a follower that reached the end may stop.
+type DoneFunc func(ctx context.Context) (bool, error)
+
+// Stream is the object a log subresource's Get returns: the API server's
+// endpoint sees a rest.ResourceStreamer and copies Open's reader to the
+// response as text/plain, flushing each write when following.
+type Stream struct {
+	// Open opens the log with the request's context.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Flush sends every read to the client at once (for follow).
+	Flush bool
+}
+
+var (
+	_ runtime.Object        = &Stream{}
+	_ rest.ResourceStreamer = &Stream{}
+)
+
+// GetObjectKind implements runtime.Object; a stream has no kind.
+func (*Stream) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject implements runtime.Object; a stream is never copied.
+func (s *Stream) DeepCopyObject() runtime.Object { return s }
+
+// InputStream implements rest.ResourceStreamer.
+func (s *Stream) InputStream(ctx context.Context, _, _ string) (io.ReadCloser, bool, string, error) {
+	r, err := s.Open(ctx)
+	if err != nil {
+		return nil, false, "", err
+	}
+	return r, s.Flush, "text/plain", nil
+}

@@ -1,0 +1,188 @@
+package podlogs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// ErrNotStarted is returned by Open for a log file that does not exist yet
+// (the container has not started) when the caller does not follow.
+var ErrNotStarted = errors.New("the container has not started: no log yet")
+
+// Options select which part of a log Open returns.
+type Options struct {
+	// Follow keeps reading as the log grows until done reports true and
+	// the file is drained.
+	Follow bool
+	// TailLines, when set, starts at that many lines before the end.
+	TailLines *int64
+	// LimitBytes, when set, ends the stream after that many bytes.
+	LimitBytes *int64
+	// PollInterval is how often a follower looks for new bytes at the end
+	// of the file; 100ms when zero.
+	PollInterval time.Duration
+	// DoneInterval is how often a follower at the end of the file asks
+	// done whether the writer has finished; 500ms when zero.
+	DoneInterval time.Duration
+}
+
+// Open returns a reader of the log file at path. Without Follow it reads
+// what is there and a missing file is ErrNotStarted. With Follow it waits
+// for the file to appear and for more bytes until done reports true, then
+// reads what is left and ends; ctx ending stops it with ctx's error.
+func Open(ctx context.Context, path string, opts Options, done DoneFunc) (io.ReadCloser, error) {
+	r := &reader{ctx: ctx, path: path, opts: opts, done: done, remaining: -1}
+	if opts.PollInterval <= 0 {
+		r.opts.PollInterval = 100 * time.Millisecond
+	}
+	if opts.DoneInterval <= 0 {
+		r.opts.DoneInterval = 500 * time.Millisecond
+	}
+	if opts.LimitBytes != nil {
+		r.remaining = max(*opts.LimitBytes, 0)
+	}
+	if err := r.open(); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if !opts.Follow {
+			return nil, ErrNotStarted
+		}
+	}
+	return r, nil
+}
+
+type reader struct {
+	ctx       context.Context
+	path      string
+	opts      Options
+	done      DoneFunc
+	file      *os.File
+	remaining int64 // bytes left under LimitBytes; -1 for no limit
+	finishing bool  // done said true: drain and stop
+	lastCheck time.Time
+}
+
+// open opens the file and seeks to the tail position.
+func (r *reader) open() error {
+	f, err := os.Open(r.path)
+	if err != nil {
+		return err
+	}
+	if r.opts.TailLines != nil {
+		offset, err := tailOffset(f, *r.opts.TailLines)
+		if err == nil {
+			_, err = f.Seek(offset, io.SeekStart)
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("finding the last %d lines of %s: %w", *r.opts.TailLines, r.path, err)
+		}
+	}
+	r.file = f
+	return nil
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if r.remaining == 0 {
+		return 0, io.EOF
+	}
+	if r.remaining > 0 && int64(len(p)) > r.remaining {
+		p = p[:r.remaining]
+	}
+	for {
+		if r.file == nil {
+			if err := r.open(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return 0, err
+			}
+		}
+		if r.file != nil {
+			n, err := r.file.Read(p)
+			if n > 0 {
+				if r.remaining > 0 {
+					r.remaining -= int64(n)
+				}
+				return n, nil
+			}
+			if err != nil && err != io.EOF {
+				return 0, err
+			}
+		}
+		// At the end of what has been written so far.
+		if !r.opts.Follow || r.finishing {
+			return 0, io.EOF
+		}
+		if r.done != nil && time.Since(r.lastCheck) >= r.opts.DoneInterval {
+			r.lastCheck = time.Now()
+			finished, err := r.done(r.ctx)
+			if err != nil {
+				return 0, err
+			}
+			if finished {
+				// Bytes written before the writer finished may have
+				// arrived since the last read: read once more.
+				r.finishing = true
+				continue
+			}
+		}
+		select {
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		case <-time.After(r.opts.PollInterval):
+		}
+	}
+}
+
+func (r *reader) Close() error {
+	if r.file == nil {
+		return nil
+	}
+	return r.file.Close()
+}
+
+// tailOffset returns where the last n lines of f start. A final newline
+// ends the last line rather than starting an empty one.
+func tailOffset(f *os.File, n int64) (int64, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := info.Size()
+	if n <= 0 {
+		return size, nil
+	}
+	end := size
+	if end > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, end-1); err != nil {
+			return 0, err
+		}
+		if last[0] == '\n' {
+			end--
+		}
+	}
+	const chunk = 32 * 1024
+	buf := make([]byte, chunk)
+	var lines int64
+	for pos := end; pos > 0; {
+		size := min(int64(chunk), pos)
+		pos -= size
+		if _, err := f.ReadAt(buf[:size], pos); err != nil {
+			return 0, err
+		}
+		for i := size - 1; i >= 0; i-- {
+			if buf[i] == '\n' {
+				lines++
+				if lines == n {
+					return pos + i + 1, nil
+				}
+			}
+		}
+	}
+	return 0, nil
+}
