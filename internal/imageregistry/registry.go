@@ -28,7 +28,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // the "filesystem" storage driver
 	imagev1client "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
-	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/rest"
 )
 
@@ -119,9 +118,7 @@ func New(cfg Config) (*Registry, error) {
 	config.HTTP.Secret = hex.EncodeToString(secret)
 	config.HTTP.Addr = listener.Addr().String()
 	config.Log.Level = "warn"
-	// distribution logs through logrus' standard logger, one line per
-	// request at info level; Slipway keeps its own logs in slog.
-	logrus.SetLevel(logrus.WarnLevel)
+	routeDistributionLogs(log)
 
 	app, err := newApp(config)
 	if err != nil {
