@@ -13,7 +13,10 @@ import (
 // core/v1 and meta/v1 types) plus the few Kubernetes types Slipway serves
 // that openshift/api does not generate: autoscaling/v1 Scale,
 // authentication/v1 SelfSubjectReview and version.Info.
-func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+func openAPIDefinitions(serverRef common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+	// References inside definitions use the REST-friendly model names the
+	// server keys its models by, whatever naming the generator used.
+	ref := func(name string) spec.Ref { return serverRef(friendlyName(name)) }
 	defs := openshiftopenapi.GetOpenAPIDefinitions(ref)
 	meta := "k8s.io/apimachinery/pkg/apis/meta/v1."
 	kinded := func(description string, props map[string]spec.Schema, deps ...string) common.OpenAPIDefinition {
@@ -74,7 +77,7 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 	// (OpenAPIModelName: "io.k8s.api.core.v1.Pod"), while openshift/api's
 	// generated definitions are keyed by Go package path. Serve both keys.
 	for name, def := range defs {
-		if model, ok := modelName(name); ok {
+		if model := friendlyName(name); model != name {
 			if _, exists := defs[model]; !exists {
 				defs[model] = def
 			}
@@ -108,15 +111,6 @@ func friendlyName(goName string) string {
 		hostParts[i], hostParts[j] = hostParts[j], hostParts[i]
 	}
 	return strings.Join(hostParts, ".") + "." + strings.ReplaceAll(path, "/", ".")
-}
-
-// modelName turns "k8s.io/api/core/v1.Pod" into "io.k8s.api.core.v1.Pod".
-func modelName(goName string) (string, bool) {
-	rest, ok := strings.CutPrefix(goName, "k8s.io/")
-	if !ok {
-		return "", false
-	}
-	return "io.k8s." + strings.ReplaceAll(rest, "/", "."), true
 }
 
 func object(description string, props map[string]spec.Schema, deps ...string) common.OpenAPIDefinition {

@@ -17,7 +17,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -44,16 +43,12 @@ var GroupVersions = []schema.GroupVersion{
 	appsv1.GroupVersion,
 	autoscalingv1.SchemeGroupVersion,
 	authenticationv1.SchemeGroupVersion,
-	extensionsv1beta1.SchemeGroupVersion,
 }
 
 func init() {
 	utilruntime.Must(corev1.AddToScheme(Scheme))
 	utilruntime.Must(autoscalingv1.AddToScheme(Scheme))
 	utilruntime.Must(authenticationv1.AddToScheme(Scheme))
-	// Only Scale of extensions/v1beta1: DeploymentConfigs' scale subresource
-	// speaks it, as in OpenShift.
-	Scheme.AddKnownTypes(extensionsv1beta1.SchemeGroupVersion, &extensionsv1beta1.Scale{})
 	utilruntime.Must(projectv1.Install(Scheme))
 	utilruntime.Must(buildv1.Install(Scheme))
 	utilruntime.Must(imagev1.Install(Scheme))

@@ -29,9 +29,11 @@ var (
 )
 
 // GroupVersionKind tells the API installer the subresource speaks
-// extensions/v1beta1 Scale (what openshift/client-go and openshift-apiserver use), not the DeploymentConfig's own kind.
+// extensions/v1beta1's Scale struct under apps.openshift.io/v1, as
+// openshift/api registers it and openshift-apiserver serves it (and so what
+// openshift/client-go sends).
 func (r *ScaleREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
-	return extensionsv1beta1.SchemeGroupVersion.WithKind("Scale")
+	return appsv1.GroupVersion.WithKind("Scale")
 }
 
 // New returns an empty Scale.
