@@ -71,6 +71,9 @@ func NewStorage(optsGetter generic.RESTOptionsGetter, opts ...Option) (map[strin
 		generator := buildgenerator.New(c.builds.BuildV1(), c.images.ImageV1(), c.core.CoreV1())
 		storage["buildconfigs/instantiate"] = &InstantiateREST{generator: generator}
 		storage["builds/clone"] = &CloneREST{generator: generator}
+		if err := webhook.AddConversions(scheme.Scheme); err != nil {
+			return nil, fmt.Errorf("registering webhook options: %w", err)
+		}
 		storage["buildconfigs/webhooks"] = webhook.NewREST(c.builds.BuildV1(), c.core.CoreV1(), generator)
 	}
 	// builds/log reads the build pod's log from the node agent's files,
