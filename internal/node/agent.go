@@ -1,0 +1,383 @@
+// Package node is the node agent: it runs the pods of this machine and
+// writes their status back through pods/status, as a kubelet does. Each
+// pod is run by the Runtime that handles it; build pods (annotated
+// slipway.dev/host-process) run as host processes, with their secret
+// volumes and service account token copied into the pod's directory and
+// their output kept per container for pods/log and builds/log.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/slipway-dev/slipway/internal/podlogs"
+)
+
+// AgentName names the work queue and the log records.
+const AgentName = "node"
+
+// DefaultStopGracePeriod is how long a stopped container gets between
+// SIGTERM and SIGKILL.
+const DefaultStopGracePeriod = 10 * time.Second
+
+// Config is what the agent needs.
+type Config struct {
+	// DataDir is the server's data directory; pods live under DataDir/pods.
+	DataDir string
+	// APIHost and APIPort are the API server's loopback address, given to
+	// pods as KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
+	APIHost, APIPort string
+	// BuildkitHost is the buildkitd address given to pods as BUILDKIT_HOST.
+	BuildkitHost string
+	// Client writes pod status and reads secrets and service accounts.
+	Client kubernetes.Interface
+	// Pods is the informer of all pods; its factory is started by the caller.
+	Pods coreinformers.PodInformer
+	// Programs maps the argv[0] a host-process container may name to the
+	// executable run for it; nil means {"slipway": this executable}. Only
+	// these programs run as host processes.
+	Programs map[string]string
+	// StopGracePeriod is the time between SIGTERM and SIGKILL; zero means
+	// DefaultStopGracePeriod.
+	StopGracePeriod time.Duration
+}
+
+// Agent runs this machine's pods.
+type Agent struct {
+	cfg      Config
+	client   kubernetes.Interface
+	pods     corelisters.PodLister
+	synced   cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string]
+	logs     podlogs.Dir
+	runtimes []Runtime
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	running map[string]*podRun // by namespace/name
+	// finished holds the UIDs this agent ran to the end, so that a stale
+	// cache entry still saying Running is not taken for a lost pod.
+	finished map[types.UID]bool
+	// ctx is Run's context: pods outlive the sync that started them.
+	ctx context.Context
+}
+
+// New returns an agent watching pods through cfg.Pods. Call it before the
+// informer factory starts.
+func New(cfg Config) (*Agent, error) {
+	if cfg.DataDir == "" || cfg.Client == nil || cfg.Pods == nil {
+		return nil, errors.New("node agent: DataDir, Client and Pods are required")
+	}
+	if cfg.StopGracePeriod <= 0 {
+		cfg.StopGracePeriod = DefaultStopGracePeriod
+	}
+	if cfg.Programs == nil {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("node agent: finding its own executable: %w", err)
+		}
+		cfg.Programs = map[string]string{"slipway": self}
+	}
+	a := &Agent{
+		cfg:      cfg,
+		client:   cfg.Client,
+		pods:     cfg.Pods.Lister(),
+		synced:   cfg.Pods.Informer().HasSynced,
+		logs:     podlogs.Dir(cfg.DataDir),
+		runtimes: []Runtime{hostProcess{programs: cfg.Programs}},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: AgentName},
+		),
+		log:      slog.Default().With("controller", AgentName),
+		running:  map[string]*podRun{},
+		finished: map[types.UID]bool{},
+	}
+	enqueue := func(obj any) {
+		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+		if err != nil {
+			utilruntime.HandleError(err)
+			return
+		}
+		a.queue.Add(key)
+	}
+	_, err := cfg.Pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    enqueue,
+		UpdateFunc: func(_, obj any) { enqueue(obj) },
+		DeleteFunc: enqueue,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node agent: watching pods: %w", err)
+	}
+	return a, nil
+}
+
+// Run kills what a previous run left behind, waits for the pod cache, then
+// runs workers until ctx is done; it then stops every pod it runs.
+func (a *Agent) Run(ctx context.Context, workers int) error {
+	defer utilruntime.HandleCrash()
+	defer a.queue.ShutDown()
+	a.ctx = ctx
+
+	a.log.Info("starting", "dir", a.logs)
+	if err := killOrphans(a.logs, a.log); err != nil {
+		a.log.Error("cleaning up after the previous run", "error", err)
+	}
+	if !cache.WaitForNamedCacheSync(AgentName, ctx.Done(), a.synced) {
+		return errors.New("node agent: pod cache did not sync")
+	}
+	for range workers {
+		go wait.UntilWithContext(ctx, a.runWorker, time.Second)
+	}
+	<-ctx.Done()
+	a.log.Info("stopping: stopping every pod")
+	a.stopAll()
+	return nil
+}
+
+func (a *Agent) runWorker(ctx context.Context) {
+	for a.processNextItem(ctx) {
+	}
+}
+
+func (a *Agent) processNextItem(ctx context.Context) bool {
+	key, shutdown := a.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer a.queue.Done(key)
+	if err := a.sync(ctx, key); err != nil {
+		a.log.Error("sync failed, retrying", "pod", key, "error", err)
+		a.queue.AddRateLimited(key)
+		return true
+	}
+	a.queue.Forget(key)
+	return true
+}
+
+func (a *Agent) runtimeFor(pod *corev1.Pod) Runtime {
+	for _, rt := range a.runtimes {
+		if rt.Handles(pod) {
+			return rt
+		}
+	}
+	return nil
+}
+
+// sync brings the pod named key and what runs for it together: it starts a
+// pending pod, stops a deleted one, and fails a pod a previous run of the
+// agent left Running with no process behind it.
+func (a *Agent) sync(ctx context.Context, key string) error {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return err
+	}
+	pod, err := a.pods.Pods(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		a.podGone(key, namespace, name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting pod %s from cache: %w", key, err)
+	}
+	rt := a.runtimeFor(pod)
+	if rt == nil {
+		// No runtime here runs it (application pods wait for the runc runtime).
+		return nil
+	}
+
+	a.mu.Lock()
+	run := a.running[key]
+	finished := a.finished[pod.UID]
+	a.mu.Unlock()
+
+	if run != nil && run.uid != pod.UID {
+		// The pod was replaced under the same name: stop the old one first.
+		run.stop("", "")
+		return fmt.Errorf("pod %s was recreated while its previous instance still runs", key)
+	}
+	if pod.DeletionTimestamp != nil {
+		if run != nil {
+			run.stop("", "")
+			return nil
+		}
+		return a.finalizeDeletion(ctx, pod)
+	}
+	if run != nil || finished || terminal(pod) {
+		if terminal(pod) && run == nil {
+			_ = podFiles(a.logs.PodDir(namespace, name)).removeSecrets()
+		}
+		return nil
+	}
+	if pod.Status.Phase == corev1.PodRunning || pod.Status.StartTime != nil {
+		return a.markLost(ctx, pod)
+	}
+	return a.start(ctx, pod, rt)
+}
+
+// podGone stops what runs for a deleted pod and removes its directory.
+func (a *Agent) podGone(key, namespace, name string) {
+	a.mu.Lock()
+	run := a.running[key]
+	a.mu.Unlock()
+	if run != nil {
+		run.removeDir.Store(true)
+		run.stop("", "")
+		return
+	}
+	dir := a.logs.PodDir(namespace, name)
+	if err := os.RemoveAll(dir); err != nil {
+		a.log.Error("removing the directory of a deleted pod", "pod", key, "error", err)
+	}
+}
+
+// finalizeDeletion removes a terminating pod that runs nothing, with a zero
+// grace period, as a kubelet does once its containers are gone.
+func (a *Agent) finalizeDeletion(ctx context.Context, pod *corev1.Pod) error {
+	zero := int64(0)
+	err := a.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero,
+		Preconditions:      &metav1.Preconditions{UID: &pod.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting terminated pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// markLost fails a pod that a previous run of the agent started: its
+// processes were killed at startup (or died with the server).
+func (a *Agent) markLost(ctx context.Context, pod *corev1.Pod) error {
+	a.log.Info("pod was running when the agent stopped; marking it failed", "pod", pod.Namespace+"/"+pod.Name)
+	now := metav1.Now()
+	err := a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodFailed
+		s.Reason = "NodeLost"
+		s.Message = "The node agent restarted while the pod was running; its processes were stopped."
+		for i := range s.ContainerStatuses {
+			cs := &s.ContainerStatuses[i]
+			if cs.State.Terminated != nil {
+				continue
+			}
+			started := now
+			if cs.State.Running != nil {
+				started = cs.State.Running.StartedAt
+			}
+			cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 137, Reason: "ContainerStatusUnknown", Message: "The container could not be located when the pod was terminated",
+				StartedAt: started, FinishedAt: now, ContainerID: cs.ContainerID,
+			}}
+			cs.Ready = false
+			cs.Started = ptrBool(false)
+		}
+		setReady(s, false, now)
+	})
+	if err != nil {
+		return err
+	}
+	_ = podFiles(a.logs.PodDir(pod.Namespace, pod.Name)).removeSecrets()
+	return nil
+}
+
+// stopAll stops every running pod and waits for them, bounded by the grace
+// period plus a little.
+func (a *Agent) stopAll() {
+	a.mu.Lock()
+	runs := make([]*podRun, 0, len(a.running))
+	for _, r := range a.running {
+		runs = append(runs, r)
+	}
+	a.mu.Unlock()
+	for _, r := range runs {
+		r.stop("", "")
+	}
+	deadline := time.After(a.cfg.StopGracePeriod + 5*time.Second)
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// updateStatus applies mutate to the live pod's status and writes it,
+// retrying conflicts; a pod that is gone, replaced or already terminal is
+// left alone.
+func (a *Agent) updateStatus(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.PodStatus)) error {
+	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 8, Cap: 5 * time.Second}
+	var lastErr error
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		current, err := a.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			lastErr = err
+			return false, nil
+		}
+		if current.UID != pod.UID || terminal(current) {
+			return true, nil
+		}
+		mutate(&current.Status)
+		_, err = a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, current, metav1.UpdateOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		lastErr = err
+		return false, nil
+	})
+	if err != nil {
+		if lastErr != nil {
+			err = lastErr
+		}
+		return fmt.Errorf("writing status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+func terminal(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+}
+
+func ptrBool(b bool) *bool { return &b }
+
+// setReady sets the pod's Ready and ContainersReady conditions.
+func setReady(s *corev1.PodStatus, ready bool, now metav1.Time) {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	for _, t := range []corev1.PodConditionType{corev1.PodReady, corev1.ContainersReady} {
+		found := false
+		for i := range s.Conditions {
+			if s.Conditions[i].Type == t {
+				found = true
+				if s.Conditions[i].Status != status {
+					s.Conditions[i].Status = status
+					s.Conditions[i].LastTransitionTime = now
+				}
+			}
+		}
+		if !found {
+			s.Conditions = append(s.Conditions, corev1.PodCondition{Type: t, Status: status, LastTransitionTime: now})
+		}
+	}
+}

@@ -1,0 +1,398 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/slipway-dev/slipway/internal/apiserver"
+	"github.com/slipway-dev/slipway/internal/etcd"
+	"github.com/slipway-dev/slipway/internal/pki"
+	"github.com/slipway-dev/slipway/internal/podlogs"
+)
+
+// testAPI is a real Slipway API server on embedded etcd, in this process.
+type testAPI struct {
+	client kubernetes.Interface
+}
+
+func startAPI(t *testing.T) *testAPI {
+	t.Helper()
+	dir := t.TempDir()
+	member, err := etcd.Start(filepath.Join(dir, "etcd"), time.Minute)
+	if err != nil {
+		t.Fatalf("starting etcd: %v", err)
+	}
+	t.Cleanup(member.Stop)
+	files := pki.FilesIn(dir)
+	if err := pki.Ensure(files, []string{"127.0.0.1", "localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	s, err := apiserver.New(apiserver.Config{
+		Listen: listen, CertFile: files.ServingCert, KeyFile: files.ServingKey,
+		EtcdServers: []string{member.ClientURL}, AdminToken: "admin-token",
+	})
+	if err != nil {
+		t.Fatalf("apiserver.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := s.Generic.PrepareRun().RunWithContext(ctx); err != nil {
+			t.Logf("api server: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-stopped })
+	client, err := kubernetes.NewForConfig(s.Loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "p"}}, metav1.CreateOptions{})
+		return err == nil || apierrors.IsAlreadyExists(err), nil
+	})
+	if err != nil {
+		t.Fatalf("API server not ready: %v", err)
+	}
+	return &testAPI{client: client}
+}
+
+// startAgent runs an agent whose "slipway" is /bin/sh, so test pods run
+// shell scripts as host processes.
+func startAgent(t *testing.T, api *testAPI, dataDir string) {
+	t.Helper()
+	factory := informers.NewSharedInformerFactory(api.client, 0)
+	agent, err := New(Config{
+		DataDir: dataDir, APIHost: "127.0.0.1", APIPort: "6443", BuildkitHost: "unix:///run/buildkit.sock",
+		Client: api.client, Pods: factory.Core().V1().Pods(),
+		Programs:        map[string]string{"slipway": "/bin/sh"},
+		StopGracePeriod: 2 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	factory.Start(ctx.Done())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = agent.Run(ctx, 2) }()
+	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
+}
+
+func hostPod(name, script string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "p", Annotations: map[string]string{HostProcessAnnotation: "true"}},
+		Spec: corev1.PodSpec{
+			RestartPolicy:      corev1.RestartPolicyNever,
+			ServiceAccountName: "builder",
+			Containers: []corev1.Container{{
+				Name: "docker-build", Image: "slipway/builder",
+				Command: []string{"slipway", "-c", script},
+			}},
+		},
+	}
+}
+
+func createServiceAccount(t *testing.T, api *testAPI) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := api.client.CoreV1().ServiceAccounts("p").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = api.client.CoreV1().Secrets("p").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "builder-token-abcde", Annotations: map[string]string{corev1.ServiceAccountNameKey: "builder"}},
+		Type:       corev1.SecretTypeServiceAccountToken,
+		Data:       map[string][]byte{"token": []byte("sa-token"), "ca.crt": []byte("CA")},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitForPod(t *testing.T, api *testAPI, name string, timeout time.Duration, cond func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	var last *corev1.Pod
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		p, err := api.client.CoreV1().Pods("p").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = p
+		return cond(p), nil
+	})
+	if err != nil {
+		t.Fatalf("pod %s: condition not met in %s; last status %+v", name, timeout, last)
+	}
+	return last
+}
+
+func phaseIs(phase corev1.PodPhase) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool { return p.Status.Phase == phase }
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func pidOf(t *testing.T, p *corev1.Pod) int {
+	t.Helper()
+	id := p.Status.ContainerStatuses[0].ContainerID
+	pid, err := strconv.Atoi(strings.TrimPrefix(id, "host-process://"))
+	if err != nil {
+		t.Fatalf("container ID %q: %v", id, err)
+	}
+	return pid
+}
+
+func TestAgent(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh")
+	}
+	api := startAPI(t)
+	createServiceAccount(t, api)
+	dataDir := t.TempDir()
+	startAgent(t, api, dataDir)
+	logs := podlogs.Dir(dataDir)
+	ctx := context.Background()
+
+	t.Run("succeeds with secrets, rewritten env and the agent's env", func(t *testing.T) {
+		_, err := api.client.CoreV1().Secrets("p").Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "push"},
+			Type:       corev1.SecretTypeDockercfg,
+			Data:       map[string][]byte{".dockercfg": []byte(`{"reg":{"auth":"eDp5"}}`)},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := `echo "hello from $HOSTNAME"
+echo "push=$PUSH_DOCKERCFG_PATH"
+cat "$PUSH_DOCKERCFG_PATH/.dockercfg"; echo
+stat -c %a "$PUSH_DOCKERCFG_PATH/.dockercfg"
+echo "token=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/token") ns=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/namespace")"
+echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT buildkit=$BUILDKIT_HOST"
+echo "pwd=$(pwd) work=$SLIPWAY_WORK_DIR"
+echo "build=$BUILD"
+echo to stderr >&2`
+		pod := hostPod("ok-build", script)
+		pod.Spec.Volumes = []corev1.Volume{{Name: "push-secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "push"}}}}
+		pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "push-secret", MountPath: "/var/run/secrets/openshift.io/push", ReadOnly: true}}
+		pod.Spec.Containers[0].Env = []corev1.EnvVar{
+			{Name: "PUSH_DOCKERCFG_PATH", Value: "/var/run/secrets/openshift.io/push"},
+			{Name: "BUILD", Value: `{"kind":"Build"}`},
+		}
+		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitForPod(t, api, "ok-build", 30*time.Second, phaseIs(corev1.PodSucceeded))
+		if p.Status.StartTime == nil {
+			t.Error("no startTime")
+		}
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.ExitCode != 0 || term.Reason != "Completed" {
+			t.Fatalf("terminated state = %+v", term)
+		}
+		podDir := logs.PodDir("p", "ok-build")
+		data, err := os.ReadFile(logs.ContainerLog("p", "ok-build", "docker-build"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(data)
+		for _, want := range []string{
+			"hello from ok-build\n",
+			"push=" + filepath.Join(podDir, "volumes", "push-secret") + "\n",
+			`{"reg":{"auth":"eDp5"}}` + "\n600\n",
+			"token=sa-token ns=p\n",
+			"api=127.0.0.1:6443 buildkit=unix:///run/buildkit.sock\n",
+			"pwd=" + filepath.Join(podDir, "work") + " work=" + filepath.Join(podDir, "work") + "\n",
+			`build={"kind":"Build"}` + "\n",
+			"to stderr\n",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log lacks %q:\n%s", want, out)
+			}
+		}
+		// The secrets do not outlive the pod's processes.
+		if _, err := os.Stat(filepath.Join(podDir, "volumes")); !os.IsNotExist(err) {
+			t.Errorf("secret volumes still on disk after the pod ended: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(podDir, "serviceaccount")); !os.IsNotExist(err) {
+			t.Errorf("token still on disk after the pod ended: %v", err)
+		}
+	})
+
+	t.Run("fails with exit code and termination message", func(t *testing.T) {
+		pod := hostPod("bad-build", `echo "step failed"; printf 'error: DockerBuildFailed' > "$SLIPWAY_TERMINATION_LOG"; exit 3`)
+		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitForPod(t, api, "bad-build", 30*time.Second, phaseIs(corev1.PodFailed))
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.ExitCode != 3 || term.Reason != "Error" || term.Message != "error: DockerBuildFailed" {
+			t.Fatalf("terminated state = %+v", term)
+		}
+	})
+
+	t.Run("a program outside the allowed ones does not run", func(t *testing.T) {
+		pod := hostPod("rogue", "")
+		pod.Spec.Containers[0].Command = []string{"/bin/rm", "-rf", "/"}
+		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitForPod(t, api, "rogue", 30*time.Second, phaseIs(corev1.PodFailed))
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.Reason != "ContainerCannotRun" || !strings.Contains(term.Message, "may not run") {
+			t.Fatalf("terminated state = %+v", term)
+		}
+	})
+
+	t.Run("running, followed through the log, then killed on delete", func(t *testing.T) {
+		pod := hostPod("long-build", `echo started; sleep 60 & wait`)
+		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitForPod(t, api, "long-build", 30*time.Second, phaseIs(corev1.PodRunning))
+		cs := p.Status.ContainerStatuses
+		if len(cs) != 1 || cs[0].State.Running == nil || !cs[0].Ready {
+			t.Fatalf("container statuses = %+v", cs)
+		}
+		pid := pidOf(t, p)
+		followCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		r, err := podlogs.Open(followCtx, logs.ContainerLog("p", "long-build", "docker-build"), podlogs.Options{Follow: true}, func(context.Context) (bool, error) {
+			return !alive(pid), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		buf := make([]byte, 8)
+		if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "started\n" {
+			t.Fatalf("followed %q, %v", buf, err)
+		}
+		if err := api.client.CoreV1().Pods("p").Delete(ctx, "long-build", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The follower ends once the process group is gone (the sleep too).
+		if _, err := io.ReadAll(r); err != nil {
+			t.Fatalf("follow after delete: %v", err)
+		}
+		err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+			_, err := os.Stat(logs.PodDir("p", "long-build"))
+			return os.IsNotExist(err), nil
+		})
+		if err != nil {
+			t.Errorf("pod directory not removed after delete")
+		}
+	})
+
+	t.Run("activeDeadlineSeconds stops the pod", func(t *testing.T) {
+		pod := hostPod("slow-build", `exec sleep 60`)
+		one := int64(1)
+		pod.Spec.ActiveDeadlineSeconds = &one
+		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p := waitForPod(t, api, "slow-build", 30*time.Second, phaseIs(corev1.PodFailed))
+		if p.Status.Reason != "DeadlineExceeded" {
+			t.Errorf("reason = %q", p.Status.Reason)
+		}
+		if term := p.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 128+int32(syscall.SIGTERM) {
+			t.Errorf("terminated = %+v", term)
+		}
+	})
+
+	t.Run("waits for a missing secret", func(t *testing.T) {
+		pod := hostPod("waiting-build", `echo ran`)
+		pod.Spec.Volumes = []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "later"}}}}
+		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		p, err := api.client.CoreV1().Pods("p").Get(ctx, "waiting-build", metav1.GetOptions{})
+		if err != nil || p.Status.Phase != corev1.PodPending {
+			t.Fatalf("pod = %v, %v; want Pending while the secret is missing", p.Status.Phase, err)
+		}
+		if _, err := api.client.CoreV1().Secrets("p").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "later"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitForPod(t, api, "waiting-build", 30*time.Second, phaseIs(corev1.PodSucceeded))
+	})
+}
+
+// TestAgentRestart simulates a server that stopped hard while a build pod
+// ran: the pod is Running in the API and its process still lives. A new
+// agent kills the process and fails the pod as lost.
+func TestAgentRestart(t *testing.T) {
+	api := startAPI(t)
+	createServiceAccount(t, api)
+	dataDir := t.TempDir()
+	ctx := context.Background()
+
+	pod, err := api.client.CoreV1().Pods("p").Create(ctx, hostPod("orphan-build", "sleep 60"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := podFiles(podlogs.Dir(dataDir).PodDir("p", "orphan-build"))
+	if err := os.MkdirAll(string(files), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := hostProcess{programs: map[string]string{"slipway": "/bin/sh"}}.Start(ContainerSpec{
+		Pod: pod, Container: &corev1.Container{Command: []string{"slipway", "-c", "sleep 60 & wait"}},
+		Env: []string{podUIDEnv + "=" + string(pod.UID)}, WorkDir: string(files), Log: os.Stderr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { proc.Wait(); close(exited) }()
+	defer proc.Signal(syscall.SIGKILL)
+	if err := appendPID(files.pidFile(), proc.PID(), pod.UID, "docker-build"); err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now()
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, StartTime: &now, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: "docker-build", ContainerID: fmt.Sprintf("host-process://%d", proc.PID()),
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+	}}}
+	if _, err := api.client.CoreV1().Pods("p").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	startAgent(t, api, dataDir)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the orphaned process was not killed")
+	}
+	p := waitForPod(t, api, "orphan-build", 30*time.Second, phaseIs(corev1.PodFailed))
+	if p.Status.Reason != "NodeLost" {
+		t.Errorf("reason = %q, want NodeLost", p.Status.Reason)
+	}
+	term := p.Status.ContainerStatuses[0].State.Terminated
+	if term == nil || term.ExitCode != 137 {
+		t.Errorf("terminated = %+v", term)
+	}
+	if _, err := os.Stat(files.pidFile()); !os.IsNotExist(err) {
+		t.Errorf("pid file left: %v", err)
+	}
+}

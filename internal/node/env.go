@@ -1,0 +1,105 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// containerEnv is the environment of a host-process container: PATH from
+// the agent, HOME in the pod directory, the container's env with values
+// that name a volume mount's path rewritten to the volume's host directory,
+// then what the agent gives every pod (API address, BuildKit address, work
+// dir, termination log, service account directory).
+func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, files podFiles, hasToken bool) ([]string, error) {
+	var names []string
+	values := map[string]string{}
+	set := func(name, value string) {
+		if _, ok := values[name]; !ok {
+			names = append(names, name)
+		}
+		values[name] = value
+	}
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	set("PATH", path)
+	set("HOME", files.home())
+	set("HOSTNAME", pod.Name)
+	for _, e := range c.Env {
+		value := e.Value
+		if e.ValueFrom != nil {
+			v, err := a.valueFrom(ctx, pod, e.ValueFrom)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			}
+			value = v
+		}
+		set(e.Name, rewriteVolumePaths(value, c.VolumeMounts, files))
+	}
+	set("KUBERNETES_SERVICE_HOST", a.cfg.APIHost)
+	set("KUBERNETES_SERVICE_PORT", a.cfg.APIPort)
+	if a.cfg.BuildkitHost != "" {
+		set("BUILDKIT_HOST", a.cfg.BuildkitHost)
+	}
+	set("SLIPWAY_WORK_DIR", files.work())
+	set("SLIPWAY_TERMINATION_LOG", files.terminationLog())
+	if hasToken {
+		set("SLIPWAY_SERVICEACCOUNT_DIR", files.serviceAccount())
+	}
+	// Lets the next agent recognise this process as the pod's (killOrphans).
+	set(podUIDEnv, string(pod.UID))
+	env := make([]string, 0, len(names))
+	for _, n := range names {
+		env = append(env, n+"="+values[n])
+	}
+	return env, nil
+}
+
+// valueFrom resolves an env var's source: pod fields, secret and config
+// map keys.
+func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, from *corev1.EnvVarSource) (string, error) {
+	switch {
+	case from.FieldRef != nil:
+		switch from.FieldRef.FieldPath {
+		case "metadata.name":
+			return pod.Name, nil
+		case "metadata.namespace":
+			return pod.Namespace, nil
+		case "metadata.uid":
+			return string(pod.UID), nil
+		case "spec.serviceAccountName":
+			return pod.Spec.ServiceAccountName, nil
+		case "spec.nodeName":
+			return pod.Spec.NodeName, nil
+		}
+		return "", fmt.Errorf("field %q is not supported", from.FieldRef.FieldPath)
+	case from.SecretKeyRef != nil:
+		ref := from.SecretKeyRef
+		s, err := a.client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("secret %q: %w", ref.Name, err)
+		}
+		v, ok := s.Data[ref.Key]
+		if !ok {
+			return "", fmt.Errorf("secret %q has no key %q", ref.Name, ref.Key)
+		}
+		return string(v), nil
+	case from.ConfigMapKeyRef != nil:
+		ref := from.ConfigMapKeyRef
+		cm, err := a.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return "", fmt.Errorf("config map %q: %w", ref.Name, err)
+		}
+		v, ok := cm.Data[ref.Key]
+		if !ok {
+			return "", fmt.Errorf("config map %q has no key %q", ref.Name, ref.Key)
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("unsupported value source")
+}

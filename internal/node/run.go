@@ -1,0 +1,342 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// podRun is one running pod: the handle sync uses to stop it.
+type podRun struct {
+	uid       types.UID
+	once      sync.Once
+	stopCh    chan struct{}
+	reason    string // the pod's status reason when stopped for one
+	message   string
+	removeDir atomic.Bool // the pod is deleted: remove its directory at the end
+	done      chan struct{}
+}
+
+func newPodRun(uid types.UID) *podRun {
+	return &podRun{uid: uid, stopCh: make(chan struct{}), done: make(chan struct{})}
+}
+
+// stop asks the pod's containers to stop (SIGTERM, then SIGKILL after the
+// grace period); reason and message, if set, become the pod's status reason.
+func (r *podRun) stop(reason, message string) {
+	r.once.Do(func() {
+		r.reason, r.message = reason, message
+		close(r.stopCh)
+	})
+}
+
+func (r *podRun) stopped() bool {
+	select {
+	case <-r.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// start prepares the pod's directory (volumes, token, work dir) and starts
+// its containers in the background. A preparation error leaves the pod
+// Pending and is retried, as a kubelet retries a failed mount.
+func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
+	key := pod.Namespace + "/" + pod.Name
+	files := podFiles(a.logs.PodDir(pod.Namespace, pod.Name))
+	// A pod starting here starts clean: whatever an earlier pod of the same
+	// name left (logs, termination message) is not this pod's.
+	if err := os.RemoveAll(string(files)); err != nil {
+		return fmt.Errorf("clearing %s: %w", files, err)
+	}
+	for _, dir := range []string{string(files), files.work(), files.home()} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	if err := a.materializeVolumes(ctx, pod, files); err != nil {
+		_ = files.removeSecrets()
+		return fmt.Errorf("mounting volumes of %s: %w", key, err)
+	}
+	hasToken, err := a.materializeServiceAccount(ctx, pod, files)
+	if err != nil {
+		_ = files.removeSecrets()
+		return fmt.Errorf("service account token of %s: %w", key, err)
+	}
+	run := newPodRun(pod.UID)
+	a.mu.Lock()
+	a.running[key] = run
+	a.mu.Unlock()
+	a.log.Info("starting pod", "pod", key, "runtime", rt.Name())
+	go a.execute(pod.DeepCopy(), rt, files, hasToken, run)
+	return nil
+}
+
+// started is a launched container.
+type started struct {
+	container *corev1.Container
+	proc      Process
+	id        string
+	startedAt metav1.Time
+	exited    chan struct{}
+	logPath   string
+	exitCode  int
+	err       error
+}
+
+// execute runs the pod to its end: init containers one after the other
+// (the pod stays Pending), then all containers (Running), then writes the
+// terminal phase with each container's exit code and message.
+func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bool, run *podRun) {
+	key := pod.Namespace + "/" + pod.Name
+	ctx := a.ctx
+	defer func() {
+		_ = os.Remove(files.pidFile())
+		if err := files.removeSecrets(); err != nil {
+			a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
+		}
+		if run.removeDir.Load() {
+			_ = os.RemoveAll(string(files))
+		}
+		a.mu.Lock()
+		delete(a.running, key)
+		a.finished[pod.UID] = true
+		a.mu.Unlock()
+		close(run.done)
+		// A terminating pod is deleted now that nothing runs (sync does it).
+		a.queue.Add(key)
+	}()
+	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
+		timer := time.AfterFunc(time.Duration(*d)*time.Second, func() {
+			run.stop("DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+		})
+		defer timer.Stop()
+	}
+
+	var initStatuses, statuses []corev1.ContainerStatus
+	failed := false
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if failed || run.stopped() {
+			initStatuses = append(initStatuses, notStarted(c))
+			failed = true
+			continue
+		}
+		s := a.launch(pod, rt, c, files, hasToken, run)
+		a.waitFor(s, run)
+		status := a.terminatedStatus(s, files)
+		initStatuses = append(initStatuses, status)
+		failed = status.State.Terminated.ExitCode != 0
+	}
+
+	var launched []*started
+	if failed || run.stopped() {
+		for i := range pod.Spec.Containers {
+			statuses = append(statuses, notStarted(&pod.Spec.Containers[i]))
+		}
+		failed = true
+	} else {
+		for i := range pod.Spec.Containers {
+			launched = append(launched, a.launch(pod, rt, &pod.Spec.Containers[i], files, hasToken, run))
+		}
+		startTime := metav1.Now()
+		err := a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
+			s.Phase = corev1.PodRunning
+			if s.StartTime == nil {
+				s.StartTime = &startTime
+			}
+			s.InitContainerStatuses = initStatuses
+			s.ContainerStatuses = nil
+			for _, l := range launched {
+				s.ContainerStatuses = append(s.ContainerStatuses, runningStatus(l))
+			}
+			setReady(s, true, startTime)
+		})
+		if err != nil {
+			a.log.Error("writing Running status", "pod", key, "error", err)
+		}
+		var wg sync.WaitGroup
+		for _, l := range launched {
+			wg.Add(1)
+			go func() { defer wg.Done(); a.waitFor(l, run) }()
+		}
+		wg.Wait()
+		for _, l := range launched {
+			status := a.terminatedStatus(l, files)
+			statuses = append(statuses, status)
+			if status.State.Terminated.ExitCode != 0 {
+				failed = true
+			}
+		}
+	}
+
+	now := metav1.Now()
+	err := a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodSucceeded
+		if failed {
+			s.Phase = corev1.PodFailed
+		}
+		if run.reason != "" {
+			s.Phase = corev1.PodFailed
+			s.Reason, s.Message = run.reason, run.message
+		}
+		if s.StartTime == nil {
+			s.StartTime = &now
+		}
+		s.InitContainerStatuses = initStatuses
+		s.ContainerStatuses = statuses
+		setReady(s, false, now)
+	})
+	if err != nil {
+		a.log.Error("writing the final status", "pod", key, "error", err)
+	}
+	a.log.Info("pod finished", "pod", key, "failed", failed)
+}
+
+// launch starts container c; a start failure is recorded as its exit.
+func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files podFiles, hasToken bool, run *podRun) *started {
+	s := &started{container: c, startedAt: metav1.Now(), exited: make(chan struct{}),
+		logPath: a.logs.ContainerLog(pod.Namespace, pod.Name, c.Name)}
+	fail := func(err error) *started {
+		s.exitCode, s.err = 128, err
+		close(s.exited)
+		return s
+	}
+	env, err := a.containerEnv(context.Background(), pod, c, files, hasToken)
+	if err != nil {
+		return fail(err)
+	}
+	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fail(fmt.Errorf("opening the log: %w", err))
+	}
+	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log})
+	if err != nil {
+		log.Close()
+		return fail(err)
+	}
+	s.proc = proc
+	s.id = fmt.Sprintf("%s://%d", rt.Name(), proc.PID())
+	if err := appendPID(files.pidFile(), proc.PID(), pod.UID, c.Name); err != nil {
+		a.log.Error("recording a pid", "pod", pod.Namespace+"/"+pod.Name, "error", err)
+	}
+	go func() {
+		s.exitCode, s.err = proc.Wait()
+		log.Close()
+		close(s.exited)
+	}()
+	// Stopping the pod stops the container: SIGTERM, then SIGKILL.
+	go func() {
+		select {
+		case <-run.stopCh:
+			_ = proc.Signal(syscall.SIGTERM)
+			select {
+			case <-s.exited:
+			case <-time.After(a.cfg.StopGracePeriod):
+				_ = proc.Signal(syscall.SIGKILL)
+			}
+		case <-s.exited:
+		}
+	}()
+	return s
+}
+
+func (a *Agent) waitFor(s *started, _ *podRun) { <-s.exited }
+
+func runningStatus(s *started) corev1.ContainerStatus {
+	return corev1.ContainerStatus{
+		Name:        s.container.Name,
+		Image:       s.container.Image,
+		ContainerID: s.id,
+		Ready:       true,
+		Started:     ptrBool(true),
+		State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: s.startedAt}},
+	}
+}
+
+// terminatedStatus is the container's end: exit code, "Completed" or
+// "Error", and the termination message the process wrote (or the start
+// error).
+func (a *Agent) terminatedStatus(s *started, files podFiles) corev1.ContainerStatus {
+	reason := "Completed"
+	if s.exitCode != 0 || s.err != nil {
+		reason = "Error"
+	}
+	message := ""
+	if s.err != nil {
+		reason = "ContainerCannotRun"
+		message = s.err.Error()
+	} else {
+		message = terminationMessage(files.terminationLog())
+		if message == "" && s.exitCode != 0 && s.container.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
+			message = logTail(s.logPath, 2048)
+		}
+	}
+	return corev1.ContainerStatus{
+		Name:        s.container.Name,
+		Image:       s.container.Image,
+		ContainerID: s.id,
+		Started:     ptrBool(false),
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode:    int32(s.exitCode),
+			Reason:      reason,
+			Message:     message,
+			StartedAt:   s.startedAt,
+			FinishedAt:  metav1.Now(),
+			ContainerID: s.id,
+		}},
+	}
+}
+
+func notStarted(c *corev1.Container) corev1.ContainerStatus {
+	now := metav1.Now()
+	return corev1.ContainerStatus{
+		Name:    c.Name,
+		Image:   c.Image,
+		Started: ptrBool(false),
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Reason: "ContainerCannotRun", Message: "the pod ended before this container started",
+			StartedAt: now, FinishedAt: now,
+		}},
+	}
+}
+
+// maxTerminationMessage is Kubernetes' limit on a termination message.
+const maxTerminationMessage = 4096
+
+func terminationMessage(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxTerminationMessage))
+	return strings.TrimSpace(string(b))
+}
+
+func logTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	offset := max(info.Size()-n, 0)
+	b := make([]byte, info.Size()-offset)
+	_, _ = f.ReadAt(b, offset)
+	return strings.TrimSpace(string(b))
+}
