@@ -1,6 +1,8 @@
 // Package serviceaccount keeps the service accounts of every active namespace
 // complete: the default accounts builder, default and deployer exist, and every
-// account has a token secret that it references, as OpenShift 3 did.
+// account has a token secret that it references, as OpenShift 3 did, plus a
+// `kubernetes.io/dockercfg` pull secret for the internal registry made from
+// that token, in its secrets and imagePullSecrets.
 package serviceaccount
 
 import (
@@ -35,6 +37,9 @@ type Controller struct {
 	client   kubernetes.Interface
 	caBundle []byte
 	accounts []string
+	// registryHosts are the internal registry's names the pull secrets
+	// cover; none means no pull secrets are made.
+	registryHosts []string
 
 	namespaces      corelisters.NamespaceLister
 	serviceAccounts corelisters.ServiceAccountLister
@@ -45,11 +50,21 @@ type Controller struct {
 	log   *slog.Logger
 }
 
+// Option configures a Controller.
+type Option func(*Controller)
+
+// WithRegistryHosts makes the controller give every service account a
+// `<sa>-dockercfg-<rand>` pull secret with its token for each of hosts (the
+// internal registry's host:port names, see RegistryHosts).
+func WithRegistryHosts(hosts []string) Option {
+	return func(c *Controller) { c.registryHosts = append([]string(nil), hosts...) }
+}
+
 // New returns a controller that watches namespaces, service accounts and
 // secrets through the given informers and writes through client. caBundle is
 // the API server's CA bundle (PEM), copied into every token secret as ca.crt.
 // The informers must be started by the caller (an informer factory's Start).
-func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer, sas coreinformers.ServiceAccountInformer, secrets coreinformers.SecretInformer, caBundle []byte) *Controller {
+func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer, sas coreinformers.ServiceAccountInformer, secrets coreinformers.SecretInformer, caBundle []byte, options ...Option) *Controller {
 	c := &Controller{
 		client:          client,
 		caBundle:        caBundle,
@@ -67,6 +82,9 @@ func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: ControllerName},
 		),
 		log: slog.Default().With("controller", ControllerName),
+	}
+	for _, option := range options {
+		option(c)
 	}
 	// Every event is reduced to its namespace: sync looks at the whole
 	// namespace at once, which is small, and the queue folds duplicates.
@@ -168,7 +186,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("listing secrets of %s from cache: %w", key, err)
 	}
-	if PlanNamespace(c.accounts, sas, secrets).Empty() {
+	if PlanNamespace(c.accounts, sas, secrets).Empty() && DockercfgPlanEmpty(c.registryHosts, sas, secrets) {
 		return nil
 	}
 
@@ -245,6 +263,16 @@ func (c *Controller) reconcile(ctx context.Context, namespace string, sas []*cor
 			"serviceAccount", secret.Annotations[corev1.ServiceAccountNameKey])
 		secrets = slices.DeleteFunc(secrets, func(s *corev1.Secret) bool { return s.UID == uid && s.Name == secret.Name })
 	}
+	if len(c.registryHosts) > 0 {
+		for _, secret := range OrphanedDockercfgSecrets(sas, secrets) {
+			if err := c.deleteSecret(ctx, secret); err != nil {
+				errs = append(errs, fmt.Errorf("deleting orphaned pull secret %s/%s: %w", namespace, secret.Name, err))
+				continue
+			}
+			uid := secret.UID
+			secrets = slices.DeleteFunc(secrets, func(s *corev1.Secret) bool { return s.UID == uid && s.Name == secret.Name })
+		}
+	}
 
 	for _, sa := range sas {
 		if sa.DeletionTimestamp != nil {
@@ -273,10 +301,6 @@ func (c *Controller) reconcileServiceAccount(ctx context.Context, sa *corev1.Ser
 		tokens = []*corev1.Secret{secret}
 	}
 
-	// Hook for the registry: the `<sa>-dockercfg-<rand>` pull secret for the
-	// internal registry (made from the token above) is ensured here, added to
-	// the secrets slice and referenced from sa.secrets and sa.imagePullSecrets.
-
 	existing := make(map[string]bool, len(secrets)+len(made))
 	for _, s := range secrets {
 		existing[s.Name] = true
@@ -285,16 +309,80 @@ func (c *Controller) reconcileServiceAccount(ctx context.Context, sa *corev1.Ser
 		existing[s.Name] = true
 	}
 	refs, changed := SecretReferences(sa, tokens, existing)
+	updated := sa.DeepCopy()
+	updated.Secrets = refs
+
+	if len(c.registryHosts) > 0 {
+		pullSecret, created, err := c.ensureDockercfgSecret(ctx, sa, tokens, append(slices.Clone(secrets), made...))
+		if err != nil {
+			return made, err
+		}
+		if created {
+			made = append(made, pullSecret)
+		}
+		var pullChanged bool
+		updated.Secrets, updated.ImagePullSecrets, pullChanged = DockercfgReferences(updated, updated.Secrets, pullSecret.Name)
+		changed = changed || pullChanged
+	}
 	if !changed {
 		return made, nil
 	}
-	updated := sa.DeepCopy()
-	updated.Secrets = refs
 	if _, err := c.client.CoreV1().ServiceAccounts(sa.Namespace).Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
 		// A conflict means the account changed since the live read: retry the whole namespace.
 		return made, fmt.Errorf("updating secrets of service account %s/%s: %w", sa.Namespace, sa.Name, err)
 	}
 	return made, nil
+}
+
+// ensureDockercfgSecret returns sa's current registry pull secret among
+// secrets, or creates one from its first token (created is then true);
+// stale pull secrets of sa are deleted.
+func (c *Controller) ensureDockercfgSecret(ctx context.Context, sa *corev1.ServiceAccount, tokens, secrets []*corev1.Secret) (secret *corev1.Secret, created bool, err error) {
+	state := DockercfgStateFor(sa, tokens, secrets, c.registryHosts)
+	for _, stale := range state.Stale {
+		if err := c.deleteSecret(ctx, stale); err != nil {
+			return nil, false, fmt.Errorf("deleting stale pull secret %s/%s: %w", sa.Namespace, stale.Name, err)
+		}
+		c.log.Info("deleted stale pull secret", "namespace", sa.Namespace, "serviceAccount", sa.Name, "name", stale.Name)
+	}
+	if state.Current != nil {
+		return state.Current, false, nil
+	}
+	const attempts = 3
+	var lastErr error
+	for range attempts {
+		name, err := NewDockercfgSecretName(sa.Name)
+		if err != nil {
+			return nil, false, err
+		}
+		secret, err := NewDockercfgSecret(sa, name, tokens[0], c.registryHosts)
+		if err != nil {
+			return nil, false, err
+		}
+		made, err := c.client.CoreV1().Secrets(sa.Namespace).Create(ctx, secret, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("creating pull secret for service account %s/%s: %w", sa.Namespace, sa.Name, err)
+		}
+		c.log.Info("created pull secret", "namespace", sa.Namespace, "serviceAccount", sa.Name, "name", made.Name)
+		return made, true, nil
+	}
+	return nil, false, fmt.Errorf("creating pull secret for service account %s/%s: %w", sa.Namespace, sa.Name, lastErr)
+}
+
+// deleteSecret deletes secret if it is still the object that was read.
+func (c *Controller) deleteSecret(ctx context.Context, secret *corev1.Secret) error {
+	uid := secret.UID
+	err := c.client.CoreV1().Secrets(secret.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &uid},
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // createTokenSecret creates a new token secret for sa, picking another random
