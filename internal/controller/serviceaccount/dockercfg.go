@@ -162,37 +162,34 @@ func dockercfgIsCurrent(secret *corev1.Secret, tokens []*corev1.Secret, hosts []
 // missing; name "" removes them all); other references keep their order.
 func DockercfgReferences(sa *corev1.ServiceAccount, secrets []corev1.ObjectReference, name string) (refs []corev1.ObjectReference, pullRefs []corev1.LocalObjectReference, changed bool) {
 	prefix := DockercfgSecretPrefix(sa.Name)
+	refs, secretsChanged := keepOneReference(secrets, prefix, name,
+		func(r corev1.ObjectReference) string { return r.Name },
+		func(n string) corev1.ObjectReference { return corev1.ObjectReference{Name: n} })
+	pullRefs, pullChanged := keepOneReference(sa.ImagePullSecrets, prefix, name,
+		func(r corev1.LocalObjectReference) string { return r.Name },
+		func(n string) corev1.LocalObjectReference { return corev1.LocalObjectReference{Name: n} })
+	return refs, pullRefs, secretsChanged || pullChanged
+}
+
+// keepOneReference drops the references whose name has prefix except the
+// first named name, and appends name when absent (unless it is "").
+func keepOneReference[T any](in []T, prefix, name string, nameOf func(T) string, newRef func(string) T) (out []T, changed bool) {
 	found := false
-	for _, ref := range secrets {
-		if strings.HasPrefix(ref.Name, prefix) {
-			if ref.Name != name || found {
+	for _, ref := range in {
+		if n := nameOf(ref); strings.HasPrefix(n, prefix) {
+			if n != name || found {
 				changed = true
 				continue
 			}
 			found = true
 		}
-		refs = append(refs, ref)
+		out = append(out, ref)
 	}
 	if !found && name != "" {
-		refs = append(refs, corev1.ObjectReference{Name: name})
+		out = append(out, newRef(name))
 		changed = true
 	}
-	found = false
-	for _, ref := range sa.ImagePullSecrets {
-		if strings.HasPrefix(ref.Name, prefix) {
-			if ref.Name != name || found {
-				changed = true
-				continue
-			}
-			found = true
-		}
-		pullRefs = append(pullRefs, ref)
-	}
-	if !found && name != "" {
-		pullRefs = append(pullRefs, corev1.LocalObjectReference{Name: name})
-		changed = true
-	}
-	return refs, pullRefs, changed
+	return out, changed
 }
 
 // OrphanedDockercfgSecrets returns the pull secrets among secrets made for
