@@ -7,12 +7,13 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/slipway-dev/slipway/internal/builder"
 	"github.com/slipway-dev/slipway/internal/cli"
 	"github.com/slipway-dev/slipway/internal/server"
 )
 
 func main() {
 	root := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	root.AddCommand(server.NewCommand())
+	root.AddCommand(server.NewCommand(), builder.NewCommand())
 	os.Exit(cli.Run(root))
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authentication/request/union"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/auth"
+	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/scheme"
 )
 
@@ -44,6 +46,9 @@ type Config struct {
 	// RegistryHostname is the internal registry's host:port, as image
 	// streams report it in status.dockerImageRepository; empty when none.
 	RegistryHostname string
+	// DataDir is where the node agent keeps pod logs, which pods/log and
+	// builds/log read; empty serves no logs.
+	DataDir string
 }
 
 // Server is a configured, not yet running, API server.
@@ -115,7 +120,7 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	tokens := auth.NewTokenAuthenticator(c.AdminToken, secrets.GetIndexer(), kubeInformers.Core().V1().ServiceAccounts().Lister())
-	config.Authentication.Authenticator = bearertoken.New(tokens)
+	config.Authentication.Authenticator = union.New(bearertoken.New(tokens), auth.WebhookAnonymous{})
 	config.Authorization.Authorizer = authorizer.AuthorizerFunc(auth.Authorizer{}.Authorize)
 	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
 
@@ -134,7 +139,11 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := installAPIGroups(generic, config.RESTOptionsGetter, c.RegistryHostname); err != nil {
+	optsGetter := config.RESTOptionsGetter
+	if c.DataDir != "" {
+		optsGetter = podlogs.WithDir(optsGetter, podlogs.Dir(c.DataDir))
+	}
+	if err := installAPIGroups(generic, optsGetter, config.LoopbackClientConfig, c.RegistryHostname); err != nil {
 		return nil, err
 	}
 	generic.AddPostStartHookOrDie("slipway-system-namespaces", ensureSystemNamespaces(client))

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	restclient "k8s.io/client-go/rest"
 
 	appsregistry "github.com/slipway-dev/slipway/internal/registry/apps"
 	"github.com/slipway-dev/slipway/internal/registry/authentication/selfsubjectreview"
@@ -22,7 +23,7 @@ import (
 )
 
 // installAPIGroups installs /api/v1 and every /apis group Slipway serves.
-func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, registryHostname string) error {
+func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, loopback *restclient.Config, registryHostname string) error {
 	coreStorage, err := core.NewStorage(optsGetter)
 	if err != nil {
 		return fmt.Errorf("core storage: %w", err)
@@ -31,7 +32,7 @@ func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.R
 	if err != nil {
 		return fmt.Errorf("project storage: %w", err)
 	}
-	builds, err := buildregistry.NewStorage(optsGetter)
+	builds, err := buildregistry.NewStorage(optsGetter, buildregistry.WithLoopbackConfig(loopback))
 	if err != nil {
 		return fmt.Errorf("build storage: %w", err)
 	}

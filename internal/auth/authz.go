@@ -26,6 +26,12 @@ func (Authorizer) Authorize(ctx context.Context, a authorizer.Attributes) (autho
 			return authorizer.DecisionAllow, "", nil
 		}
 	}
+	if u.GetName() == user.Anonymous {
+		if allowWebhook(a) {
+			return authorizer.DecisionAllow, "", nil
+		}
+		return authorizer.DecisionNoOpinion, "anonymous requests may only call build webhooks", nil
+	}
 	if !a.IsResourceRequest() {
 		if a.GetVerb() == "get" && isDiscoveryPath(a.GetPath()) {
 			return authorizer.DecisionAllow, "", nil

@@ -16,7 +16,9 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
+	"github.com/slipway-dev/slipway/internal/buildkit"
 	"github.com/slipway-dev/slipway/internal/etcd"
+	"github.com/slipway-dev/slipway/internal/imageregistry"
 )
 
 // Options are the flags of `slipway server`.
@@ -29,11 +31,18 @@ type Options struct {
 	EtcdKey     string
 	// Workers is the number of parallel syncs per controller.
 	Workers int
+	// RegistryListen is the internal registry's host:port.
+	RegistryListen string
+	// Buildkitd is the buildkitd executable; empty finds it next to slipway.
+	Buildkitd string
+	// InsecureRegistries and RegistryCAs configure how builds reach registries.
+	InsecureRegistries []string
+	RegistryCAs        []string
 }
 
 // NewCommand returns `slipway server`.
 func NewCommand() *cobra.Command {
-	o := &Options{DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2}
+	o := &Options{DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2, RegistryListen: imageregistry.DefaultListen}
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Slipway API server, controllers and etcd on this machine",
@@ -56,6 +65,10 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringVar(&o.EtcdCert, "etcd-certfile", "", "Client certificate for the external etcd")
 	f.StringVar(&o.EtcdKey, "etcd-keyfile", "", "Client key for the external etcd")
 	f.IntVar(&o.Workers, "controller-workers", o.Workers, "Parallel syncs per controller")
+	f.StringVar(&o.RegistryListen, "registry-listen", o.RegistryListen, "IP:port the internal image registry listens on (plain HTTP)")
+	f.StringVar(&o.Buildkitd, "buildkitd", "", "Path of the buildkitd executable (default: next to slipway, else on PATH)")
+	f.StringArrayVar(&o.InsecureRegistries, "insecure-registry", nil, "HOST[:PORT] of a registry builds may reach without TLS verification (repeatable); loopback registries may always speak plain HTTP")
+	f.StringArrayVar(&o.RegistryCAs, "registry-ca", nil, "CA bundle builds trust for registries: FILE for all, or HOST[:PORT]=FILE for one, which is then reached over HTTPS even on loopback (repeatable)")
 	return cmd
 }
 
@@ -93,6 +106,8 @@ func Run(ctx context.Context, o Options) error {
 		EtcdKeyFile:          o.EtcdKey,
 		EncryptionConfigFile: dir.encryptionConfig(),
 		AdminToken:           adminToken,
+		RegistryHostname:     clientHost(o.RegistryListen),
+		DataDir:              string(dir),
 	})
 	if err != nil {
 		return err
@@ -101,15 +116,38 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	registry, err := imageregistry.New(imageregistry.Config{
+		Listen:     o.RegistryListen,
+		StorageDir: dir.path("registry"),
+		APIConfig:  s.Loopback,
+		Hostname:   clientHost(o.RegistryListen),
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := registry.Run(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("internal registry stopped", "err", err)
+		}
+	}()
+	buildkitAddress := startBuildkit(ctx, o, string(dir), registry.Hostname())
+
 	s.Generic.AddPostStartHookOrDie("slipway-controllers", func(hook genericapiserver.PostStartHookContext) error {
-		return startControllers(hook, s, caBundle, o.Workers)
+		return startControllers(hook, s, controllerConfig{
+			caBundle:      caBundle,
+			workers:       o.Workers,
+			registryHosts: registryHosts(registry.Hostname()),
+			dataDir:       string(dir),
+			apiListen:     clientHost(o.Listen),
+			buildkitHost:  buildkitAddress,
+		})
 	})
 
 	server := "https://" + clientHost(o.Listen)
 	if err := dir.writeAdminKubeconfig(server, adminToken); err != nil {
 		return err
 	}
-	slog.Info("slipway server starting", "api", server, "kubeconfig", dir.adminKubeconfig(), "etcd", strings.Join(etcdServers, ","))
+	slog.Info("slipway server starting", "api", server, "kubeconfig", dir.adminKubeconfig(), "registry", registry.Hostname(), "etcd", strings.Join(etcdServers, ","))
 	prepared := s.Generic.PrepareRun()
 	return prepared.RunWithContext(ctx)
 }
@@ -125,4 +163,31 @@ func clientHost(listen string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// startBuildkit supervises buildkitd for builds and returns its address, or
+// "" (builds then fail with a clear error) when it cannot run here.
+func startBuildkit(ctx context.Context, o Options, dataDir, registryHost string) string {
+	d, err := buildkit.Start(ctx, buildkit.Config{
+		Binary:              o.Buildkitd,
+		DataDir:             dataDir,
+		InsecureRegistries:  o.InsecureRegistries,
+		PlainHTTPRegistries: []string{registryHost},
+		RegistryCAs:         o.RegistryCAs,
+	})
+	if err != nil {
+		slog.Warn("buildkitd is not running: builds will fail until it can start", "err", err)
+		return ""
+	}
+	return d.Address()
+}
+
+// registryHosts are the names the internal registry is reached by, for the
+// service accounts' dockercfg secrets.
+func registryHosts(hostname string) []string {
+	hosts := []string{hostname}
+	if host, port, err := net.SplitHostPort(hostname); err == nil && host == "127.0.0.1" {
+		hosts = append(hosts, net.JoinHostPort("localhost", port))
+	}
+	return hosts
 }

@@ -3,21 +3,40 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net"
+	"time"
 
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
+	buildinformers "github.com/openshift/client-go/build/informers/externalversions"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
+	"github.com/slipway-dev/slipway/internal/controller/build"
+	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
 	"github.com/slipway-dev/slipway/internal/controller/namespace"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
+	"github.com/slipway-dev/slipway/internal/node"
 )
 
-// startControllers runs the in-process controllers against the server's own
-// API through the privileged loopback client, exactly as they would run
-// against a cluster.
-func startControllers(ctx context.Context, s *apiserver.Server, caBundle []byte, workers int) error {
+// controllerConfig is what the in-process controllers and the node agent need.
+type controllerConfig struct {
+	caBundle      []byte
+	workers       int
+	registryHosts []string
+	dataDir       string
+	apiListen     string
+	buildkitHost  string
+}
+
+// startControllers runs the in-process controllers and the node agent
+// against the server's own API through the privileged loopback client,
+// exactly as they would run against a cluster.
+func startControllers(ctx context.Context, s *apiserver.Server, c controllerConfig) error {
 	cfg := rest.CopyConfig(s.Loopback)
 	cfg.UserAgent = "slipway-controllers"
 	client, err := kubernetes.NewForConfig(cfg)
@@ -32,19 +51,55 @@ func startControllers(ctx context.Context, s *apiserver.Server, caBundle []byte,
 	if err != nil {
 		return err
 	}
+	builds, err := buildclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	images, err := imageclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	buildInformers := buildinformers.NewSharedInformerFactory(builds, 10*time.Minute)
+	imageInformers := imageinformers.NewSharedInformerFactory(images, 10*time.Minute)
 	core := s.KubeInformers.Core().V1()
-	sa := serviceaccount.New(client, core.Namespaces(), core.ServiceAccounts(), core.Secrets(), caBundle)
+
+	sa := serviceaccount.New(client, core.Namespaces(), core.ServiceAccounts(), core.Secrets(), c.caBundle, serviceaccount.WithRegistryHosts(c.registryHosts))
 	ns := namespace.New(client, dyn, disco, core.Namespaces())
+	bc := buildconfig.New(builds, buildInformers.Build().V1().BuildConfigs(), buildInformers.Build().V1().Builds())
+	b := build.New(builds, client, build.Informers{
+		Builds:          buildInformers.Build().V1().Builds(),
+		Pods:            core.Pods(),
+		ServiceAccounts: core.ServiceAccounts(),
+		Secrets:         core.Secrets(),
+		ImageStreams:    imageInformers.Image().V1().ImageStreams(),
+	})
+	apiHost, apiPort, _ := net.SplitHostPort(c.apiListen)
+	agent, err := node.New(node.Config{
+		DataDir:      c.dataDir,
+		APIHost:      apiHost,
+		APIPort:      apiPort,
+		BuildkitHost: c.buildkitHost,
+		Client:       client,
+		Pods:         core.Pods(),
+	})
+	if err != nil {
+		return err
+	}
 	s.KubeInformers.Start(ctx.Done())
+	buildInformers.Start(ctx.Done())
+	imageInformers.Start(ctx.Done())
 
 	run := func(name string, f func(context.Context, int) error) {
 		go func() {
-			if err := f(ctx, workers); err != nil && ctx.Err() == nil {
+			if err := f(ctx, c.workers); err != nil && ctx.Err() == nil {
 				slog.Error("controller stopped", "controller", name, "err", err)
 			}
 		}()
 	}
 	run("serviceaccount", sa.Run)
 	run("namespace", ns.Run)
+	run("buildconfig", bc.Run)
+	run("build", b.Run)
+	run("node", agent.Run)
 	return nil
 }
