@@ -72,9 +72,10 @@ type Agent struct {
 
 	mu      sync.Mutex
 	running map[string]*podRun // by namespace/name
-	// finished holds the UIDs this agent ran to the end, so that a stale
-	// cache entry still saying Running is not taken for a lost pod.
-	finished map[types.UID]bool
+	// finished holds, by namespace/name, the UID of each pod this agent ran
+	// to the end, so that a stale cache entry still saying Running is not
+	// taken for a lost pod.
+	finished map[string]types.UID
 	// ctx is Run's context: pods outlive the sync that started them.
 	ctx context.Context
 }
@@ -108,7 +109,7 @@ func New(cfg Config) (*Agent, error) {
 		),
 		log:      slog.Default().With("controller", AgentName),
 		running:  map[string]*podRun{},
-		finished: map[types.UID]bool{},
+		finished: map[string]types.UID{},
 	}
 	enqueue := func(obj any) {
 		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
@@ -205,7 +206,7 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 
 	a.mu.Lock()
 	run := a.running[key]
-	finished := a.finished[pod.UID]
+	finished := a.finished[key] == pod.UID
 	a.mu.Unlock()
 
 	if run != nil && run.uid != pod.UID {
@@ -236,6 +237,7 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 func (a *Agent) podGone(key, namespace, name string) {
 	a.mu.Lock()
 	run := a.running[key]
+	delete(a.finished, key)
 	a.mu.Unlock()
 	if run != nil {
 		run.removeDir.Store(true)

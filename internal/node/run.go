@@ -111,7 +111,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 		}
 		a.mu.Lock()
 		delete(a.running, key)
-		a.finished[pod.UID] = true
+		a.finished[key] = pod.UID
 		a.mu.Unlock()
 		close(run.done)
 		// A terminating pod is deleted now that nothing runs (sync does it).
@@ -134,7 +134,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 			continue
 		}
 		s := a.launch(pod, rt, c, files, hasToken, run)
-		a.waitFor(s, run)
+		<-s.exited
 		status := a.terminatedStatus(s, files)
 		initStatuses = append(initStatuses, status)
 		failed = status.State.Terminated.ExitCode != 0
@@ -169,7 +169,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 		var wg sync.WaitGroup
 		for _, l := range launched {
 			wg.Add(1)
-			go func() { defer wg.Done(); a.waitFor(l, run) }()
+			go func() { defer wg.Done(); <-l.exited }()
 		}
 		wg.Wait()
 		for _, l := range launched {
@@ -213,7 +213,7 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 		close(s.exited)
 		return s
 	}
-	env, err := a.containerEnv(context.Background(), pod, c, files, hasToken)
+	env, err := a.containerEnv(a.ctx, pod, c, files, hasToken)
 	if err != nil {
 		return fail(err)
 	}
@@ -251,8 +251,6 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	}()
 	return s
 }
-
-func (a *Agent) waitFor(s *started, _ *podRun) { <-s.exited }
 
 func runningStatus(s *started) corev1.ContainerStatus {
 	return corev1.ContainerStatus{

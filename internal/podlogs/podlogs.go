@@ -5,11 +5,13 @@ package podlogs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
@@ -90,4 +92,44 @@ func (s *Stream) InputStream(ctx context.Context, _, _ string) (io.ReadCloser, b
 		return nil, false, "", err
 	}
 	return r, s.Flush, "text/plain", nil
+}
+
+// FileStream is the stream of the log file at path; notStarted is the
+// error answered when the file does not exist yet and opts do not follow.
+func FileStream(path string, opts Options, done DoneFunc, notStarted error) *Stream {
+	return &Stream{
+		Flush: opts.Follow,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			r, err := Open(ctx, path, opts, done)
+			if errors.Is(err, ErrNotStarted) {
+				return nil, notStarted
+			}
+			return r, err
+		},
+	}
+}
+
+// PlainText is embedded by log subresources: it says they answer text,
+// and that they own no storage of their own.
+type PlainText struct{}
+
+// ProducesMIMETypes says logs are plain text.
+func (PlainText) ProducesMIMETypes(string) []string { return []string{"text/plain"} }
+
+// ProducesObject says the response is a string.
+func (PlainText) ProducesObject(string) interface{} { return "" }
+
+// Destroy does nothing: the parent resource's storage owns the store.
+func (PlainText) Destroy() {}
+
+// ValidateLimits checks the tailLines and limitBytes of a log request.
+func ValidateLimits(tailLines, limitBytes *int64) field.ErrorList {
+	var errs field.ErrorList
+	if tailLines != nil && *tailLines < 0 {
+		errs = append(errs, field.Invalid(field.NewPath("tailLines"), *tailLines, "must be greater than or equal to 0"))
+	}
+	if limitBytes != nil && *limitBytes < 1 {
+		errs = append(errs, field.Invalid(field.NewPath("limitBytes"), *limitBytes, "must be greater than 0"))
+	}
+	return errs
 }

@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -64,6 +63,7 @@ type buildStore interface {
 // LogREST serves builds/log: the log of the build pod's build container,
 // from the node agent's files (package podlogs).
 type LogREST struct {
+	podlogs.PlainText
 	builds    buildStore
 	logs      podlogs.Dir
 	ok        bool
@@ -84,15 +84,6 @@ func NewLogREST(builds buildStore, optsGetter generic.RESTOptionsGetter) *LogRES
 
 // New returns the build, the subresource's parent kind.
 func (r *LogREST) New() runtime.Object { return &buildv1.Build{} }
-
-// Destroy does nothing: the builds storage owns the store.
-func (r *LogREST) Destroy() {}
-
-// ProducesMIMETypes says logs are plain text.
-func (r *LogREST) ProducesMIMETypes(string) []string { return []string{"text/plain"} }
-
-// ProducesObject says the response is a string.
-func (r *LogREST) ProducesObject(string) interface{} { return "" }
 
 // NewGetOptions returns an empty BuildLogOptions for the query to decode into.
 func (r *LogREST) NewGetOptions() (runtime.Object, bool, string) {
@@ -153,16 +144,8 @@ func (r *LogREST) Get(ctx context.Context, name string, options runtime.Object) 
 		current := obj.(*buildv1.Build)
 		return current.UID != b.UID || terminal(current.Status.Phase), nil
 	}
-	return &podlogs.Stream{
-		Flush: opts.Follow,
-		Open: func(ctx context.Context) (io.ReadCloser, error) {
-			reader, err := podlogs.Open(ctx, path, logOpts, done)
-			if errors.Is(err, podlogs.ErrNotStarted) {
-				return nil, apierrors.NewBadRequest(fmt.Sprintf("no logs for build %s: pod %s has not written any (build phase %s)", b.Name, pod, b.Status.Phase))
-			}
-			return reader, err
-		},
-	}, nil
+	notStarted := apierrors.NewBadRequest(fmt.Sprintf("no logs for build %s: pod %s has not written any (build phase %s)", b.Name, pod, b.Status.Phase))
+	return podlogs.FileStream(path, logOpts, done, notStarted), nil
 }
 
 func (r *LogREST) getBuild(ctx context.Context, name string) (*buildv1.Build, error) {
@@ -249,13 +232,7 @@ func terminal(phase buildv1.BuildPhase) bool {
 }
 
 func validateLogOptions(opts *buildv1.BuildLogOptions) field.ErrorList {
-	var errs field.ErrorList
-	if opts.TailLines != nil && *opts.TailLines < 0 {
-		errs = append(errs, field.Invalid(field.NewPath("tailLines"), *opts.TailLines, "must be greater than or equal to 0"))
-	}
-	if opts.LimitBytes != nil && *opts.LimitBytes < 1 {
-		errs = append(errs, field.Invalid(field.NewPath("limitBytes"), *opts.LimitBytes, "must be greater than 0"))
-	}
+	errs := podlogs.ValidateLimits(opts.TailLines, opts.LimitBytes)
 	if opts.Version != nil && *opts.Version < 1 {
 		errs = append(errs, field.Invalid(field.NewPath("version"), *opts.Version, "must be greater than 0"))
 	}

@@ -2,9 +2,7 @@ package pod
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 
 	corev1 "k8s.io/api/core/v1"
@@ -53,6 +51,7 @@ func PodLogOptionsFromQuery(values url.Values, opts *corev1.PodLogOptions) error
 // writes (package podlogs). timestamps, previous and sinceSeconds are
 // accepted and ignored: the files keep no timestamps and no earlier runs.
 type LogREST struct {
+	podlogs.PlainText
 	pods rest.Getter
 	logs podlogs.Dir
 	ok   bool
@@ -73,15 +72,6 @@ func NewLogREST(pods rest.Getter, optsGetter generic.RESTOptionsGetter) *LogREST
 
 // New returns the pod, the subresource's parent kind.
 func (r *LogREST) New() runtime.Object { return &corev1.Pod{} }
-
-// Destroy does nothing: the pods storage owns the store.
-func (r *LogREST) Destroy() {}
-
-// ProducesMIMETypes says logs are plain text.
-func (r *LogREST) ProducesMIMETypes(string) []string { return []string{"text/plain"} }
-
-// ProducesObject says the response is a string.
-func (r *LogREST) ProducesObject(string) interface{} { return "" }
 
 // NewGetOptions returns an empty PodLogOptions for the query to decode into.
 func (r *LogREST) NewGetOptions() (runtime.Object, bool, string) {
@@ -134,16 +124,8 @@ func LogStream(pods rest.Getter, logs podlogs.Dir, pod *corev1.Pod, container st
 		}
 		return ContainerFinished(obj.(*corev1.Pod), pod.UID, container), nil
 	}
-	return &podlogs.Stream{
-		Flush: opts.Follow,
-		Open: func(ctx context.Context) (io.ReadCloser, error) {
-			r, err := podlogs.Open(ctx, path, opts, done)
-			if errors.Is(err, podlogs.ErrNotStarted) {
-				return nil, apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", container, pod.Name))
-			}
-			return r, err
-		},
-	}
+	notStarted := apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", container, pod.Name))
+	return podlogs.FileStream(path, opts, done, notStarted)
 }
 
 // ContainerFinished reports whether container will write no more log: the
@@ -191,13 +173,7 @@ func ContainerForLog(pod *corev1.Pod, name string) (string, error) {
 }
 
 func validateLogOptions(opts *corev1.PodLogOptions) field.ErrorList {
-	var errs field.ErrorList
-	if opts.TailLines != nil && *opts.TailLines < 0 {
-		errs = append(errs, field.Invalid(field.NewPath("tailLines"), *opts.TailLines, "must be greater than or equal to 0"))
-	}
-	if opts.LimitBytes != nil && *opts.LimitBytes < 1 {
-		errs = append(errs, field.Invalid(field.NewPath("limitBytes"), *opts.LimitBytes, "must be greater than 0"))
-	}
+	errs := podlogs.ValidateLimits(opts.TailLines, opts.LimitBytes)
 	if opts.SinceSeconds != nil && *opts.SinceSeconds < 1 {
 		errs = append(errs, field.Invalid(field.NewPath("sinceSeconds"), *opts.SinceSeconds, "must be greater than 0"))
 	}
