@@ -17,6 +17,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/buildkit"
+	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/etcd"
 	"github.com/slipway-dev/slipway/internal/imageregistry"
 )
@@ -136,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 		return startControllers(hook, s, controllerConfig{
 			caBundle:      caBundle,
 			workers:       o.Workers,
-			registryHosts: registryHosts(registry.Hostname()),
+			registryHosts: serviceaccount.RegistryHosts(registry.Hostname()),
 			dataDir:       string(dir),
 			apiListen:     clientHost(o.Listen),
 			buildkitHost:  buildkitAddress,
@@ -180,14 +181,4 @@ func startBuildkit(ctx context.Context, o Options, dataDir, registryHost string)
 		return ""
 	}
 	return d.Address()
-}
-
-// registryHosts are the names the internal registry is reached by, for the
-// service accounts' dockercfg secrets.
-func registryHosts(hostname string) []string {
-	hosts := []string{hostname}
-	if host, port, err := net.SplitHostPort(hostname); err == nil && host == "127.0.0.1" {
-		hosts = append(hosts, net.JoinHostPort("localhost", port))
-	}
-	return hosts
 }

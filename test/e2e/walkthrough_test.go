@@ -45,8 +45,9 @@ func TestWalkthroughWithoutBuilds(t *testing.T) {
 			return err
 		}
 		for _, sa := range []string{"builder", "default", "deployer"} {
-			if !regexp.MustCompile(`(?m)^` + sa + `\s+1\s+`).MatchString(out) {
-				return errorf("service account %s with 1 secret missing:\n%s", sa, out)
+			// A token secret and a dockercfg secret for the internal registry, as the seed shows.
+			if !regexp.MustCompile(`(?m)^` + sa + `\s+2\s+`).MatchString(out) {
+				return errorf("service account %s with 2 secrets missing:\n%s", sa, out)
 			}
 		}
 		return nil
@@ -74,6 +75,7 @@ func TestWalkthroughWithoutBuilds(t *testing.T) {
 		regexp.MustCompile(`(?m)^dockerhub3\s+kubernetes.io/dockercfg\s+1\s`),
 		regexp.MustCompile(`(?m)^builder-token-[a-z0-9]{5}\s+kubernetes.io/service-account-token\s+3\s`),
 		regexp.MustCompile(`(?m)^deployer-token-[a-z0-9]{5}\s+kubernetes.io/service-account-token\s+3\s`),
+		regexp.MustCompile(`(?m)^builder-dockercfg-[a-z0-9]{5}\s+kubernetes.io/dockercfg\s+1\s`),
 	} {
 		if !want.MatchString(out) {
 			t.Errorf("get secrets lacks %s:\n%s", want, out)
