@@ -3,27 +3,57 @@ package serviceaccount
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-dev/slipway/internal/testserver"
 )
 
-// fixture runs the controller's sync against a fake API with real informers.
+// server is the real API server every test of this package runs against.
+// It runs no service account controller: the tests drive their own.
+var server *testserver.Server
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "serviceaccount-controller-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	s, stop, err := testserver.StartForMain(dir, testserver.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	server = s
+	code := m.Run()
+	stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fixture runs the controller against the real API server with real
+// informers. client is the controller's client; it counts the writes sent
+// through it (the controller's and the test's own).
 type fixture struct {
 	t      *testing.T
 	ctx    context.Context
-	client *fake.Clientset
+	client kubernetes.Interface
+	writes *atomic.Int64
 	c      *Controller
 }
 
@@ -32,20 +62,30 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	return newFixtureWith(t, nil, objs...)
 }
 
-// newFixtureWith is newFixture with controller options.
+// newFixtureWith is newFixture with controller options. objs (namespaces,
+// service accounts, secrets) are created through an uncounted admin client
+// first; a namespace with a deletion timestamp is created, then deleted, so
+// that it is Terminating. Every namespace is removed when the test ends.
 func newFixtureWith(t *testing.T, options []Option, objs ...runtime.Object) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	client := fake.NewClientset(objs...)
-	// The fake tracker assigns no UIDs; the controller relies on them.
-	var n atomic.Int64
-	client.PrependReactor("create", "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		if m, ok := a.(clienttesting.CreateAction).GetObject().(metav1.Object); ok && m.GetUID() == "" {
-			m.SetUID(types.UID(fmt.Sprintf("uid-%d", n.Add(1))))
-		}
-		return false, nil, nil
-	})
+	admin := kubernetes.NewForConfigOrDie(server.Admin)
+	for _, obj := range objs {
+		createObject(t, ctx, admin, obj)
+	}
+
+	writes := &atomic.Int64{}
+	cfg := rest.CopyConfig(server.Admin)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method != http.MethodGet {
+				writes.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory.Core().V1().Namespaces(), factory.Core().V1().ServiceAccounts(), factory.Core().V1().Secrets(), []byte("CA PEM"), options...)
 	factory.Start(ctx.Done())
@@ -54,7 +94,74 @@ func newFixtureWith(t *testing.T, options []Option, objs ...runtime.Object) *fix
 			t.Fatalf("cache for %v did not sync", typ)
 		}
 	}
-	return &fixture{t: t, ctx: ctx, client: client, c: c}
+	return &fixture{t: t, ctx: ctx, client: client, writes: writes, c: c}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// createObject creates obj on the server as the tests describe it; UIDs
+// and resource versions are the server's.
+func createObject(t *testing.T, ctx context.Context, admin kubernetes.Interface, obj runtime.Object) {
+	t.Helper()
+	// The server may still be forgetting the namespace of the same name an
+	// earlier test removed: retry while it refuses.
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		switch o := obj.DeepCopyObject().(type) {
+		case *corev1.Namespace:
+			terminating := o.DeletionTimestamp != nil
+			o.UID, o.ResourceVersion, o.DeletionTimestamp = "", "", nil
+			if _, err = admin.CoreV1().Namespaces().Create(ctx, o, metav1.CreateOptions{}); err == nil {
+				t.Cleanup(func() { removeNamespace(t, admin, o.Name) })
+				if terminating {
+					err = admin.CoreV1().Namespaces().Delete(ctx, o.Name, metav1.DeleteOptions{})
+				}
+			}
+		case *corev1.ServiceAccount:
+			o.UID, o.ResourceVersion = "", ""
+			_, err = admin.CoreV1().ServiceAccounts(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.Secret:
+			o.UID, o.ResourceVersion = "", ""
+			_, err = admin.CoreV1().Secrets(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			return false, fmt.Errorf("test object of unexpected type %T", obj)
+		}
+		if apierrors.IsForbidden(err) || apierrors.IsAlreadyExists(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("creating %T: %v", obj, err)
+	}
+}
+
+// removeNamespace deletes a test namespace and its service accounts and
+// secrets (no namespace controller runs here), and waits until it is gone,
+// so that the next test may use the name again.
+func removeNamespace(t *testing.T, admin kubernetes.Interface, name string) {
+	ctx := context.Background()
+	core := admin.CoreV1()
+	_ = core.ServiceAccounts(name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	_ = core.Secrets(name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	_ = core.Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		ns, err := core.Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, nil
+		}
+		ns.Spec.Finalizers = nil
+		_, _ = core.Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("removing namespace %s: %v", name, err)
+	}
 }
 
 // waitForCaches waits until the listers show what the API holds, so a sync
@@ -109,15 +216,9 @@ func (f *fixture) assertComplete(ns string) map[string]string {
 	return tokens
 }
 
+// countWrites is the number of writes sent through f.client so far.
 func (f *fixture) countWrites() int {
-	n := 0
-	for _, a := range f.client.Actions() {
-		switch a.GetVerb() {
-		case "create", "update", "delete", "patch":
-			n++
-		}
-	}
-	return n
+	return int(f.writes.Load())
 }
 
 func activeNS(name string) *corev1.Namespace {
@@ -195,7 +296,8 @@ func TestSyncRepairs(t *testing.T) {
 }
 
 func TestSyncKeepsUserSecretsAndTokensForUserAccounts(t *testing.T) {
-	userSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "p", UID: "s1"}, Type: corev1.SecretTypeDockerConfigJson}
+	userSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "p", UID: "s1"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)}}
 	robot := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot", Namespace: "p", UID: "r1"},
 		Secrets: []corev1.ObjectReference{{Name: "pull"}}}
 	orphan := testToken("gone-token-abcde", "gone", "g1")
