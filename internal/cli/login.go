@@ -303,7 +303,10 @@ func (o *loginOptions) reuseSavedCredentials(ctx context.Context, cfg *rest.Conf
 	clusters := sets.New(o.savedClusters()...)
 	names := slices.Sorted(maps.Keys(o.start.Contexts))
 	if i := slices.Index(names, o.start.CurrentContext); i > 0 {
-		names = append([]string{names[i]}, slices.Delete(names, i, i+1)...)
+		// Read names[i] before slices.Delete, which shifts and clears the
+		// tail in place.
+		current := names[i]
+		names = append([]string{current}, slices.Delete(names, i, i+1)...)
 	}
 	for _, name := range names {
 		if !clusters.Has(o.start.Contexts[name].Cluster) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"maps"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestSecretFromFiles(t *testing.T) {
@@ -208,11 +210,33 @@ func TestParseLinkUses(t *testing.T) {
 }
 
 func TestSecretsCommands(t *testing.T) {
-	api := newFakeAPI(t, "default", "myproject")
-	api.addServiceAccount("myproject", "builder")
+	const ns = "secrets-project"
+	ctx := context.Background()
+	ensureProject(t, ns, "")
+	// No service account controller runs here: make the account.
+	if _, err := api.kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	secret := func(name string) *corev1.Secret {
+		t.Helper()
+		s, err := api.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Errorf("secret %s: %v", name, err)
+			return nil
+		}
+		return s
+	}
+	serviceAccount := func() *corev1.ServiceAccount {
+		t.Helper()
+		sa, err := api.kube.CoreV1().ServiceAccounts(ns).Get(ctx, "builder", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sa
+	}
 	env := newCLIEnv(t)
-	loginInsecure(t, env, api)
-	env.mustRun("project", "myproject")
+	loginInsecure(t, env)
+	env.mustRun("project", ns)
 
 	file := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(file, []byte("abc"), 0o600); err != nil {
@@ -221,7 +245,7 @@ func TestSecretsCommands(t *testing.T) {
 	if out := env.mustRun("secrets", "new", "files", file); out != "secret/files\n" {
 		t.Errorf("secrets new = %q", out)
 	}
-	if s := api.secret("myproject", "files"); s == nil || string(s.Data["token"]) != "abc" || s.Type != corev1.SecretTypeOpaque {
+	if s := secret("files"); s == nil || string(s.Data["token"]) != "abc" || s.Type != corev1.SecretTypeOpaque {
 		t.Errorf("stored secret = %+v", s)
 	}
 
@@ -229,7 +253,7 @@ func TestSecretsCommands(t *testing.T) {
 	if out != "secret/push\n" {
 		t.Errorf("secrets new-dockercfg = %q", out)
 	}
-	if s := api.secret("myproject", "push"); s == nil || s.Type != corev1.SecretTypeDockercfg || !strings.Contains(string(s.Data[".dockercfg"]), `"quay.io"`) {
+	if s := secret("push"); s == nil || s.Type != corev1.SecretTypeDockercfg || !strings.Contains(string(s.Data[".dockercfg"]), `"quay.io"`) {
 		t.Errorf("stored dockercfg secret = %+v", s)
 	}
 
@@ -238,13 +262,13 @@ func TestSecretsCommands(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `secrets "nope" not found`) {
 		t.Errorf("link of a missing secret: error = %v", err)
 	}
-	if sa := api.serviceAccount("myproject", "builder"); len(sa.Secrets)+len(sa.ImagePullSecrets) != 0 {
+	if sa := serviceAccount(); len(sa.Secrets)+len(sa.ImagePullSecrets) != 0 {
 		t.Errorf("failed link changed the service account: %+v", sa)
 	}
 
 	env.mustRun("secrets", "link", "serviceaccount/builder", "secret/push", "--for=pull,mount")
 	env.mustRun("secrets", "link", "builder", "files")
-	sa := api.serviceAccount("myproject", "builder")
+	sa := serviceAccount()
 	if got := mountNames(sa); !slices.Equal(got, []string{"push", "files"}) {
 		t.Errorf("secrets after link = %v", got)
 	}
@@ -255,7 +279,7 @@ func TestSecretsCommands(t *testing.T) {
 	if out := env.mustRun("secrets", "unlink", "builder", "push"); out != "serviceaccount/builder updated\n" {
 		t.Errorf("unlink output = %q", out)
 	}
-	sa = api.serviceAccount("myproject", "builder")
+	sa = serviceAccount()
 	if got := mountNames(sa); !slices.Equal(got, []string{"files"}) || len(sa.ImagePullSecrets) != 0 {
 		t.Errorf("after unlink: secrets %v, imagePullSecrets %v", got, pullNames(sa))
 	}
@@ -268,7 +292,7 @@ func TestSecretsCommands(t *testing.T) {
 	if out != "secret/dockerhub created\n" {
 		t.Errorf("create secret docker-registry = %q", out)
 	}
-	s := api.secret("myproject", "dockerhub")
+	s := secret("dockerhub")
 	if s == nil || s.Type != corev1.SecretTypeDockerConfigJson || !slices.Equal(slices.Sorted(maps.Keys(s.Data)), []string{".dockerconfigjson"}) {
 		t.Errorf("docker-registry secret = %+v", s)
 	}
