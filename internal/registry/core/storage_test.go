@@ -21,6 +21,12 @@ func TestNewStorage(t *testing.T) {
 	var keys []string
 	for k, s := range storage.Resources {
 		keys = append(keys, k)
+		if k == "pods/log" {
+			if _, ok := s.(rest.GetterWithOptions); !ok {
+				t.Errorf("%s cannot be read with options", k)
+			}
+			continue
+		}
 		if strings.Contains(k, "/") {
 			if _, ok := s.(rest.Patcher); !ok {
 				t.Errorf("%s cannot be read and updated", k)
@@ -38,7 +44,7 @@ func TestNewStorage(t *testing.T) {
 		}
 	}
 	sort.Strings(keys)
-	want := "configmaps,events,namespaces,namespaces/finalize,namespaces/status,pods,pods/status," +
+	want := "configmaps,events,namespaces,namespaces/finalize,namespaces/status,pods,pods/log,pods/status," +
 		"replicationcontrollers,replicationcontrollers/scale,replicationcontrollers/status," +
 		"secrets,serviceaccounts,services,services/status"
 	if got := strings.Join(keys, ","); got != want {
