@@ -6,7 +6,6 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -21,15 +20,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
 
 // ControllerName names the work queue, the event source and the log records.
@@ -60,7 +58,7 @@ type Controller struct {
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
-	queue       workqueue.TypedRateLimitingInterface[string]
+	queue       worker.Queue
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -84,12 +82,9 @@ func New(builds buildclient.Interface, kube kubernetes.Interface, informers Info
 		},
 		broadcaster: broadcaster,
 		recorder:    broadcaster.NewRecorder(buildscheme.Scheme, corev1.EventSource{Component: ControllerName}),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: ControllerName},
-		),
-		log: slog.Default().With("controller", ControllerName),
-		now: time.Now,
+		queue:       worker.NewQueue(ControllerName),
+		log:         slog.Default().With("controller", ControllerName),
+		now:         time.Now,
 	}
 	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
 	_, _ = informers.Builds.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -188,41 +183,9 @@ func (c *Controller) siblings(b *buildv1.Build) ([]*buildv1.Build, error) {
 
 // Run waits for the caches, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
 	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
 	defer c.broadcaster.Shutdown()
-
-	c.log.Info("starting")
-	if !cache.WaitForNamedCacheSync(ControllerName, ctx.Done(), c.synced...) {
-		return errors.New("build controller: caches did not sync")
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
-	}
-	<-ctx.Done()
-	c.log.Info("stopping")
-	return nil
-}
-
-func (c *Controller) runWorker(ctx context.Context) {
-	for c.processNextItem(ctx) {
-	}
-}
-
-func (c *Controller) processNextItem(ctx context.Context) bool {
-	key, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync failed, retrying", "build", key, "error", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return worker.Run(ctx, ControllerName, c.queue, workers, c.synced, c.sync)
 }
 
 func isTerminal(phase buildv1.BuildPhase) bool {

@@ -6,11 +6,9 @@ package buildconfig
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
-	"time"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
@@ -19,13 +17,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
 	buildcontroller "github.com/slipway-dev/slipway/internal/controller/build"
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
 
 // ControllerName names the work queue and the log records.
@@ -38,7 +34,7 @@ type Controller struct {
 	configs  buildlisters.BuildConfigLister
 	buildsLs buildlisters.BuildLister
 	synced   []cache.InformerSynced
-	queue    workqueue.TypedRateLimitingInterface[string]
+	queue    worker.Queue
 	log      *slog.Logger
 }
 
@@ -49,11 +45,8 @@ func New(builds buildclient.Interface, configs buildinformers.BuildConfigInforme
 		configs:  configs.Lister(),
 		buildsLs: buildInformer.Lister(),
 		synced:   []cache.InformerSynced{configs.Informer().HasSynced, buildInformer.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: ControllerName},
-		),
-		log: slog.Default().With("controller", ControllerName),
+		queue:    worker.NewQueue(ControllerName),
+		log:      slog.Default().With("controller", ControllerName),
 	}
 	enqueueConfig := func(obj any) {
 		if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
@@ -78,38 +71,7 @@ func New(builds buildclient.Interface, configs buildinformers.BuildConfigInforme
 
 // Run waits for the caches, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	c.log.Info("starting")
-	if !cache.WaitForNamedCacheSync(ControllerName, ctx.Done(), c.synced...) {
-		return errors.New("buildconfig controller: caches did not sync")
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
-	}
-	<-ctx.Done()
-	c.log.Info("stopping")
-	return nil
-}
-
-func (c *Controller) runWorker(ctx context.Context) {
-	for c.processNextItem(ctx) {
-	}
-}
-
-func (c *Controller) processNextItem(ctx context.Context) bool {
-	key, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync failed, retrying", "buildconfig", key, "error", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return worker.Run(ctx, ControllerName, c.queue, workers, c.synced, c.sync)
 }
 
 // sync prunes the history of the BuildConfig named by key and starts its

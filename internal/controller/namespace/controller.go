@@ -14,8 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	coreinformers "k8s.io/client-go/informers/core/v1"
@@ -23,7 +21,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
 
 // ControllerName names the work queue and the log records.
@@ -44,7 +43,7 @@ type Controller struct {
 	namespaces corelisters.NamespaceLister
 	synced     cache.InformerSynced
 
-	queue        workqueue.TypedRateLimitingInterface[string]
+	queue        worker.Queue
 	recheckDelay time.Duration
 	log          *slog.Logger
 }
@@ -63,15 +62,12 @@ func WithRecheckDelay(d time.Duration) Option {
 // namespaces through client. The informer must be started by the caller.
 func New(client kubernetes.Interface, dyn dynamic.Interface, disco discovery.DiscoveryInterface, namespaces coreinformers.NamespaceInformer, opts ...Option) *Controller {
 	c := &Controller{
-		client:     client,
-		dynamic:    dyn,
-		discovery:  disco,
-		namespaces: namespaces.Lister(),
-		synced:     namespaces.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: ControllerName},
-		),
+		client:       client,
+		dynamic:      dyn,
+		discovery:    disco,
+		namespaces:   namespaces.Lister(),
+		synced:       namespaces.Informer().HasSynced,
+		queue:        worker.NewQueue(ControllerName),
 		recheckDelay: DefaultRecheckDelay,
 		log:          slog.Default().With("controller", ControllerName),
 	}
@@ -97,49 +93,21 @@ func (c *Controller) enqueue(obj any) {
 
 // Run waits for the cache, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-
-	c.log.Info("starting")
-	if !cache.WaitForNamedCacheSync(ControllerName, ctx.Done(), c.synced) {
-		return errors.New("namespace controller: cache did not sync")
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
-	}
-	<-ctx.Done()
-	c.log.Info("stopping")
-	return nil
+	return worker.Run(ctx, ControllerName, c.queue, workers, []cache.InformerSynced{c.synced}, c.syncOrRecheck)
 }
 
-func (c *Controller) runWorker(ctx context.Context) {
-	for c.processNextItem(ctx) {
-	}
-}
-
-func (c *Controller) processNextItem(ctx context.Context) bool {
-	key, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(key)
-
+// syncOrRecheck syncs the namespace named key; one whose objects are still
+// on their way out is not a failure: it is looked at again after
+// recheckDelay, at a steady pace rather than with growing backoff.
+func (c *Controller) syncOrRecheck(ctx context.Context, key string) error {
 	err := c.sync(ctx, key)
 	var remaining *ContentRemainingError
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.As(err, &remaining):
-		// Not a failure: objects are on their way out. Look again soon at a
-		// steady pace rather than with growing backoff.
+	if errors.As(err, &remaining) {
 		c.log.Debug("content remaining", "namespace", key, "objects", remaining.Objects)
-		c.queue.Forget(key)
 		c.queue.AddAfter(key, c.recheckDelay)
-	default:
-		c.log.Error("sync failed, retrying", "namespace", key, "error", err)
-		c.queue.AddRateLimited(key)
+		return nil
 	}
-	return true
+	return err
 }
 
 // ContentRemainingError says that a namespace still holds objects after a

@@ -7,11 +7,9 @@ package serviceaccount
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,12 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
 
 // ControllerName names the work queue and the log records.
@@ -46,7 +44,7 @@ type Controller struct {
 	secrets         corelisters.SecretLister
 	synced          []cache.InformerSynced
 
-	queue workqueue.TypedRateLimitingInterface[string]
+	queue worker.Queue
 	log   *slog.Logger
 }
 
@@ -77,11 +75,8 @@ func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer
 			sas.Informer().HasSynced,
 			secrets.Informer().HasSynced,
 		},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: ControllerName},
-		),
-		log: slog.Default().With("controller", ControllerName),
+		queue: worker.NewQueue(ControllerName),
+		log:   slog.Default().With("controller", ControllerName),
 	}
 	for _, option := range options {
 		option(c)
@@ -124,39 +119,7 @@ func (c *Controller) enqueue(obj any, isNamespace bool) {
 
 // Run waits for the caches, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-
-	c.log.Info("starting")
-	if !cache.WaitForNamedCacheSync(ControllerName, ctx.Done(), c.synced...) {
-		return errors.New("serviceaccount controller: caches did not sync")
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, c.runWorker, time.Second)
-	}
-	<-ctx.Done()
-	c.log.Info("stopping")
-	return nil
-}
-
-func (c *Controller) runWorker(ctx context.Context) {
-	for c.processNextItem(ctx) {
-	}
-}
-
-func (c *Controller) processNextItem(ctx context.Context) bool {
-	key, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		c.log.Error("sync failed, retrying", "namespace", key, "error", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return worker.Run(ctx, ControllerName, c.queue, workers, c.synced, c.sync)
 }
 
 // isActive reports whether namespace may get new objects: a namespace being
