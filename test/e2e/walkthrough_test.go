@@ -136,7 +136,8 @@ fi
 	out = c.run("get", "bc,is,dc", "-o", "wide")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`NAME\s+TYPE\s+FROM\s+LATEST`),
-		regexp.MustCompile(`buildconfig.build.openshift.io/time\s+Docker\s+Git@main\s+0`),
+		// LATEST is 1 once the ConfigChange trigger has started time-1.
+		regexp.MustCompile(`buildconfig.build.openshift.io/time\s+Docker\s+Git@main\s+[01]`),
 		regexp.MustCompile(`NAME\s+IMAGE REPOSITORY\s+TAGS\s+UPDATED`),
 		regexp.MustCompile(`imagestream.image.openshift.io/mytime`),
 		regexp.MustCompile(`NAME\s+REVISION\s+DESIRED\s+CURRENT\s+TRIGGERED BY`),
