@@ -12,12 +12,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -28,11 +26,7 @@ import (
 func init() {
 	// The endpoint decodes ?follow=&version=... into BuildLogOptions through
 	// the parameter codec, which needs this conversion registered.
-	if err := scheme.Scheme.AddConversionFunc((*url.Values)(nil), (*buildv1.BuildLogOptions)(nil), func(a, b interface{}, _ conversion.Scope) error {
-		return BuildLogOptionsFromQuery(*a.(*url.Values), b.(*buildv1.BuildLogOptions))
-	}); err != nil {
-		panic(err)
-	}
+	podlogs.RegisterQueryConversion(scheme.Scheme, BuildLogOptionsFromQuery)
 }
 
 // BuildLogOptionsFromQuery fills opts from a builds/log query string.
@@ -132,18 +126,10 @@ func (r *LogREST) Get(ctx context.Context, name string, options runtime.Object) 
 	pod := BuildPodName(b)
 	path := r.logs.ContainerLog(b.Namespace, pod, container)
 	logOpts := podlogs.Options{Follow: opts.Follow, TailLines: opts.TailLines, LimitBytes: opts.LimitBytes}
-	done := func(ctx context.Context) (bool, error) {
-		ctx = genericapirequest.WithNamespace(ctx, b.Namespace)
-		obj, err := r.builds.Get(ctx, b.Name, &metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
+	done := podlogs.DoneWhen(r.builds, b.Namespace, b.Name, func(obj runtime.Object) bool {
 		current := obj.(*buildv1.Build)
-		return current.UID != b.UID || terminal(current.Status.Phase), nil
-	}
+		return current.UID != b.UID || terminal(current.Status.Phase)
+	})
 	notStarted := apierrors.NewBadRequest(fmt.Sprintf("no logs for build %s: pod %s has not written any (build phase %s)", b.Name, pod, b.Status.Phase))
 	return podlogs.FileStream(path, logOpts, done, notStarted), nil
 }
@@ -180,7 +166,13 @@ func (r *LogREST) waitForStart(ctx context.Context, b *buildv1.Build) (*buildv1.
 			case watch.Deleted:
 				return nil, apierrors.NewNotFound(buildv1.Resource("builds"), b.Name)
 			case watch.Added, watch.Modified:
-				if current, ok := ev.Object.(*buildv1.Build); ok && !waiting(current) {
+				// The watch cache wraps objects it serves to several
+				// watchers (cacher.cachingObject).
+				obj := ev.Object
+				if cached, ok := obj.(runtime.CacheableObject); ok {
+					obj = cached.GetObject()
+				}
+				if current, ok := obj.(*buildv1.Build); ok && !waiting(current) {
 					return current, nil
 				}
 			}
