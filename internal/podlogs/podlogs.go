@@ -9,9 +9,12 @@ import (
 	"io"
 	"path/filepath"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
@@ -63,6 +66,25 @@ func (g optionsGetter) GetRESTOptions(resource schema.GroupResource, example run
 // DoneFunc reports whether the writer of a log is finished for good (the
 // pod is terminal or gone), so a follower that reached the end may stop.
 type DoneFunc func(ctx context.Context) (bool, error)
+
+// DoneWhen returns the DoneFunc of a log whose writer is the object name in
+// namespace, read through getter: the log is done once the object is gone
+// or finished says so of it.
+func DoneWhen(getter rest.Getter, namespace, name string, finished func(runtime.Object) bool) DoneFunc {
+	return func(ctx context.Context) (bool, error) {
+		// The stream's context is the request's; name the namespace anyway
+		// so that the lookup never depends on where the stream is read.
+		ctx = genericapirequest.WithNamespace(ctx, namespace)
+		obj, err := getter.Get(ctx, name, &metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return finished(obj), nil
+	}
+}
 
 // Stream is the object a log subresource's Get returns: the API server's
 // endpoint sees a rest.ResourceStreamer and copies Open's reader to the

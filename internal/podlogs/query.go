@@ -4,8 +4,21 @@ import (
 	"net/url"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/conversion"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
+
+// RegisterQueryConversion registers in s the conversion of a log request's
+// query string into its options T, which the endpoint's parameter codec
+// needs to decode ?follow=&tailLines=... into T. It panics if s refuses.
+func RegisterQueryConversion[T any](s *runtime.Scheme, fromQuery func(url.Values, *T) error) {
+	if err := s.AddConversionFunc((*url.Values)(nil), (*T)(nil), func(a, b interface{}, _ conversion.Scope) error {
+		return fromQuery(*a.(*url.Values), b.(*T))
+	}); err != nil {
+		panic(err)
+	}
+}
 
 // Query reads the typed parameters of a log request's query string
 // (pods/log, builds/log), collecting what does not parse into Errs.

@@ -8,11 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -23,11 +21,7 @@ import (
 func init() {
 	// The endpoint decodes ?container=&follow=... into PodLogOptions through
 	// the parameter codec, which needs this conversion registered.
-	if err := scheme.Scheme.AddConversionFunc((*url.Values)(nil), (*corev1.PodLogOptions)(nil), func(a, b interface{}, _ conversion.Scope) error {
-		return PodLogOptionsFromQuery(*a.(*url.Values), b.(*corev1.PodLogOptions))
-	}); err != nil {
-		panic(err)
-	}
+	podlogs.RegisterQueryConversion(scheme.Scheme, PodLogOptionsFromQuery)
 }
 
 // PodLogOptionsFromQuery fills opts from a pods/log query string.
@@ -111,19 +105,9 @@ func (r *LogREST) Get(ctx context.Context, name string, options runtime.Object) 
 // file is drained; a missing log without follow is a 400 as in Kubernetes.
 func LogStream(pods rest.Getter, logs podlogs.Dir, pod *corev1.Pod, container string, opts podlogs.Options) *podlogs.Stream {
 	path := logs.ContainerLog(pod.Namespace, pod.Name, container)
-	done := func(ctx context.Context) (bool, error) {
-		// The stream's context is the request's; name the namespace anyway
-		// so that the lookup never depends on where the stream is read.
-		ctx = genericapirequest.WithNamespace(ctx, pod.Namespace)
-		obj, err := pods.Get(ctx, pod.Name, &metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return ContainerFinished(obj.(*corev1.Pod), pod.UID, container), nil
-	}
+	done := podlogs.DoneWhen(pods, pod.Namespace, pod.Name, func(obj runtime.Object) bool {
+		return ContainerFinished(obj.(*corev1.Pod), pod.UID, container)
+	})
 	notStarted := apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", container, pod.Name))
 	return podlogs.FileStream(path, opts, done, notStarted)
 }
