@@ -38,9 +38,34 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building slipway:", err)
 		os.Exit(1)
 	}
+	buildkitdBin, buildkitdErr = buildBuildkitd()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildkitdBin is bin/buildkitd at the repository root, made by TestMain
+// with `make bin/buildkitd`; buildkitdErr says why it could not be.
+var (
+	buildkitdBin string
+	buildkitdErr error
+)
+
+// buildBuildkitd runs `make bin/buildkitd` at the repository root (a no-op
+// when it is up to date) and returns the binary's path.
+func buildBuildkitd() (string, error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return "", err
+	}
+	make := exec.Command("make", "bin/buildkitd")
+	make.Dir = root
+	var out bytes.Buffer
+	make.Stdout, make.Stderr = &out, &out
+	if err := make.Run(); err != nil {
+		return "", fmt.Errorf("make bin/buildkitd: %v\n%s", err, tail(out.String(), 20))
+	}
+	return filepath.Join(root, "bin", "buildkitd"), nil
 }
 
 // server is one running `slipway server`.
@@ -48,10 +73,12 @@ type server struct {
 	t       *testing.T
 	dataDir string
 	listen  string
-	args    []string
-	cmd     *exec.Cmd
-	logs    *lockedBuffer
-	done    chan struct{}
+	// registry is the internal registry's host:port (--registry-listen).
+	registry string
+	args     []string
+	cmd      *exec.Cmd
+	logs     *lockedBuffer
+	done     chan struct{}
 }
 
 type lockedBuffer struct {
@@ -74,7 +101,7 @@ func (l *lockedBuffer) String() string {
 // startServer runs slipway server with a fresh data directory on a free port.
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: t.TempDir(), listen: freeAddr(t), args: extraArgs}
+	s := &server{t: t, dataDir: t.TempDir(), listen: freeAddr(t), registry: freeAddr(t), args: extraArgs}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -82,7 +109,7 @@ func startServer(t *testing.T, extraArgs ...string) *server {
 
 func (s *server) start() {
 	s.t.Helper()
-	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen}, s.args...)
+	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen, "--registry-listen", s.registry}, s.args...)
 	s.cmd = exec.Command(slipwayBin, args...)
 	s.logs = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

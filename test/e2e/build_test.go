@@ -1,0 +1,245 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	buildv1 "github.com/openshift/api/build/v1"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
+)
+
+// buildServer is a slipway server that can build: buildkitd next to it and a
+// "Docker Hub" (Debian's docker-registry with htpasswd and a test CA) holding
+// library/busybox:latest made from busybox-static.
+type buildServer struct {
+	*server
+	c       *cli
+	hub     *buildtest.Registry
+	busybox string
+	builds  buildclient.Interface
+	kube    kubernetes.Interface
+}
+
+const (
+	hubUser     = "veer"
+	hubPassword = "s3cret-pass"
+)
+
+func startBuildServer(t *testing.T) *buildServer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("builds need root (buildkitd's runc worker, build pods as host processes)")
+	}
+	if buildkitdErr != nil {
+		t.Skipf("buildkitd could not be built, so builds cannot run: %v", buildkitdErr)
+	}
+	for _, bin := range []string{"runc", "docker-registry", "htpasswd", "busybox", "git"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (hack/install-deps.sh installs the build tests' packages)", bin)
+		}
+	}
+	hub := buildtest.StartRegistry(t, hubUser, hubPassword)
+	busybox := buildtest.PushBusybox(t, hub)
+	s := startServer(t, "--buildkitd", buildkitdBin, "--registry-ca", hub.Host+"="+hub.CAFile)
+	cfg := s.restConfig()
+	return &buildServer{
+		server:  s,
+		c:       s.newCLI(),
+		hub:     hub,
+		busybox: busybox,
+		builds:  buildclient.NewForConfigOrDie(cfg),
+		kube:    kubernetes.NewForConfigOrDie(cfg),
+	}
+}
+
+// gitRepo makes a git repository on branch main from the time-app fixture
+// and returns its file:// URL and head commit.
+func gitRepo(t *testing.T) (string, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "time")
+	if out, err := exec.Command("cp", "-r", filepath.Join(fixturesDir(t), "time-app"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying time-app: %v\n%s", err, out)
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", ".")
+	git(t, dir, "commit", "-q", "-m", "The time app")
+	return "file://" + dir, strings.TrimSpace(git(t, dir, "rev-parse", "HEAD"))
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Veer Muchandi", "GIT_AUTHOR_EMAIL=veer@example.com",
+		"GIT_COMMITTER_NAME=Veer Muchandi", "GIT_COMMITTER_EMAIL=veer@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// waitBuild waits until the build reaches a terminal phase and returns it.
+func (b *buildServer) waitBuild(t *testing.T, ns, name string, timeout time.Duration) *buildv1.Build {
+	t.Helper()
+	var build *buildv1.Build
+	eventually(t, timeout, func() error {
+		got, err := b.builds.BuildV1().Builds(ns).Get(context.Background(), name, getOpts)
+		if err != nil {
+			return err
+		}
+		build = got
+		switch got.Status.Phase {
+		case buildv1.BuildPhaseComplete, buildv1.BuildPhaseFailed, buildv1.BuildPhaseError, buildv1.BuildPhaseCancelled:
+			return nil
+		}
+		return fmt.Errorf("build %s/%s is %s (%s: %s)", ns, name, got.Status.Phase, got.Status.Reason, got.Status.Message)
+	})
+	return build
+}
+
+// buildLog is `slipway logs build/NAME`, for failure messages.
+func (b *buildServer) buildLog(ns, name string) string {
+	out, errOut, _ := b.c.exec(nil, "logs", "-n", ns, "build/"+name)
+	return out + errOut
+}
+
+// TestBuildWalkthrough is the first walkthrough: a Docker-strategy build of
+// the time app from a git repository, pushed to the external registry with a
+// push secret, then built again from the cache.
+func TestBuildWalkthrough(t *testing.T) {
+	b := startBuildServer(t)
+	c := b.c
+	uri, commit := gitRepo(t)
+	ns := "ext-image-push"
+
+	c.run("new-project", ns)
+	c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+hubPassword)
+	c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	c.run("create", "secret", "generic", "time-webhook", "--from-literal=WebHookSecretKey=hook-secret")
+	c.run("create", "-f", fixture(t, "buildconfig.yaml", "REGISTRY", b.hub.Host, "GIT_URI", uri))
+
+	// The ConfigChange trigger starts time-1.
+	if out := c.run("logs", "-f", "bc/time"); !strings.Contains(out, "STEP 2/6: ADD ./init.sh ./") || !strings.Contains(out, "Push successful") {
+		t.Errorf("logs -f bc/time:\n%s", out)
+	}
+	first := b.waitBuild(t, ns, "time-1", 3*time.Minute)
+	if first.Status.Phase != buildv1.BuildPhaseComplete {
+		t.Fatalf("time-1 is %s (%s: %s)\n%s", first.Status.Phase, first.Status.Reason, first.Status.Message, b.buildLog(ns, "time-1"))
+	}
+	if out := c.run("get", "bc"); !regexp.MustCompile(`time\s+Docker\s+Git@main\s+1`).MatchString(out) {
+		t.Errorf("get bc:\n%s", out)
+	}
+
+	start := time.Now()
+	out := c.run("start-build", "time", "--follow")
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("start-build --follow of a cached build took %s", d)
+	}
+	if !strings.Contains(out, "build.build.openshift.io/time-2 started") {
+		t.Errorf("start-build output:\n%s", out)
+	}
+	if !strings.Contains(out, "CACHED") {
+		t.Errorf("the second build shows no cache hits:\n%s", out)
+	}
+	second := b.waitBuild(t, ns, "time-2", time.Minute)
+	if second.Status.Phase != buildv1.BuildPhaseComplete {
+		t.Fatalf("time-2 is %s (%s: %s)\n%s", second.Status.Phase, second.Status.Reason, second.Status.Message, out)
+	}
+	digest := ""
+	if second.Status.Output.To != nil {
+		digest = second.Status.Output.To.ImageDigest
+	}
+	if !strings.HasPrefix(digest, "sha256:") || !strings.Contains(out, digest) {
+		t.Errorf("time-2's digest %q not printed by start-build --follow:\n%s", digest, out)
+	}
+	if out := c.run("get", "builds"); !regexp.MustCompile(`time-2\s+Docker\s+Git@\w+\s+Complete`).MatchString(out) {
+		t.Errorf("get builds:\n%s", out)
+	}
+	if out := c.run("get", "pods"); !regexp.MustCompile(`time-2-build\s+0/1\s+Completed`).MatchString(out) {
+		t.Errorf("get pods:\n%s", out)
+	}
+
+	// The pushed image, pulled back by digest.
+	repo := b.hub.Host + "/veer/mytime"
+	img := b.hub.Image(t, repo+"@"+digest)
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range cfg.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, v := range map[string]string{
+		"OPENSHIFT_BUILD_NAME":      "time-2",
+		"OPENSHIFT_BUILD_NAMESPACE": ns,
+		"OPENSHIFT_BUILD_SOURCE":    uri,
+		"OPENSHIFT_BUILD_REFERENCE": "main",
+		"OPENSHIFT_BUILD_COMMIT":    commit,
+	} {
+		if env[k] != v {
+			t.Errorf("image env %s = %q, want %q (env %v)", k, env[k], v, cfg.Config.Env)
+		}
+	}
+	for k, v := range map[string]string{
+		"io.openshift.build.commit.author":      "Veer Muchandi <veer@example.com>",
+		"io.openshift.build.commit.id":          commit,
+		"io.openshift.build.commit.message":     "The time app",
+		"io.openshift.build.commit.ref":         "main",
+		"io.openshift.build.source-location":    uri,
+		"io.openshift.build.source-context-dir": "busybox",
+		"io.openshift.build.name":               "time-2",
+		"io.openshift.build.namespace":          ns,
+	} {
+		if got := cfg.Config.Labels[k]; got != v {
+			t.Errorf("image label %s = %q, want %q", k, got, v)
+		}
+	}
+	if cfg.Config.Labels["io.openshift.build.commit.date"] == "" {
+		t.Errorf("image label io.openshift.build.commit.date missing: %v", cfg.Config.Labels)
+	}
+	if _, ok := cfg.Config.ExposedPorts["8080/tcp"]; !ok || len(cfg.Config.ExposedPorts) != 1 {
+		t.Errorf("ExposedPorts = %v, want 8080/tcp", cfg.Config.ExposedPorts)
+	}
+	if strings.Join(cfg.Config.Cmd, " ") != "./init.sh" || len(cfg.Config.Cmd) != 1 {
+		t.Errorf("Cmd = %q, want [./init.sh]", cfg.Config.Cmd)
+	}
+
+	// Both builds pushed the same layers: the second was built from the cache.
+	layers := func(ref string) []string {
+		img := b.hub.Image(t, ref)
+		ls, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range ls {
+			d, err := l.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d.String())
+		}
+		return out
+	}
+	firstDigest := first.Status.Output.To.ImageDigest
+	if l1, l2 := layers(repo+"@"+firstDigest), layers(repo+"@"+digest); strings.Join(l1, ",") != strings.Join(l2, ",") || len(l1) != 2 {
+		t.Errorf("layers of time-1 %v and time-2 %v differ (want busybox + init.sh, the same)", l1, l2)
+	}
+}
+
+var _ = corev1.EnvVar{}
