@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +18,7 @@ import (
 	buildv1 "github.com/openshift/api/build/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
@@ -239,6 +244,113 @@ func TestBuildWalkthrough(t *testing.T) {
 	firstDigest := first.Status.Output.To.ImageDigest
 	if l1, l2 := layers(repo+"@"+firstDigest), layers(repo+"@"+digest); strings.Join(l1, ",") != strings.Join(l2, ",") || len(l1) != 2 {
 		t.Errorf("layers of time-1 %v and time-2 %v differ (want busybox + init.sh, the same)", l1, l2)
+	}
+
+	testWebhooks(t, b, ns, commit, 2)
+}
+
+// webhook posts body to the build config's webhook anonymously, as a git
+// server does, and returns the status code and answer.
+func (b *buildServer) webhook(t *testing.T, ns, bc, secret, kind string, body string, headers map[string]string) (int, string) {
+	t.Helper()
+	url := fmt.Sprintf("%s/apis/build.openshift.io/v1/namespaces/%s/buildconfigs/%s/webhooks/%s/%s", b.url(), ns, bc, secret, kind)
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+// buildNames lists the builds of a namespace, sorted.
+func (b *buildServer) buildNames(t *testing.T, ns string) []string {
+	t.Helper()
+	list, err := b.builds.BuildV1().Builds(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range list.Items {
+		names = append(names, x.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// testWebhooks drives the generic and GitHub webhooks of bc/time, whose
+// last build is time-<last>.
+func testWebhooks(t *testing.T, b *buildServer, ns, commit string, last int) {
+	t.Helper()
+	ctx := context.Background()
+	bcs := b.builds.BuildV1().BuildConfigs(ns)
+	bc, err := bcs.Get(ctx, "time", getOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc.Spec.Triggers = append(bc.Spec.Triggers, buildv1.BuildTriggerPolicy{
+		Type:          buildv1.GitHubWebHookBuildTriggerType,
+		GitHubWebHook: &buildv1.WebHookTrigger{Secret: "gh-secret"},
+	})
+	if _, err := bcs.Update(ctx, bc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	next := func() string { last++; return fmt.Sprintf("time-%d", last) }
+
+	// Generic, no body: a build of the configured ref.
+	code, body := b.webhook(t, ns, "time", "hook-secret", "generic", "", nil)
+	name := next()
+	if code != http.StatusOK || !strings.Contains(body, `"name":"`+name+`"`) {
+		t.Fatalf("generic webhook: %d %s", code, body)
+	}
+	if got := b.waitBuild(t, ns, name, 2*time.Minute); got.Status.Phase != buildv1.BuildPhaseComplete || !strings.Contains(got.Spec.TriggeredBy[0].Message, "Generic WebHook") {
+		t.Errorf("%s from the generic webhook: %s (%s: %s), triggered by %+v", name, got.Status.Phase, got.Status.Reason, got.Status.Message, got.Spec.TriggeredBy)
+	}
+
+	// GitHub push to main with the commit.
+	push := func(ref string) string {
+		return fmt.Sprintf(`{"ref":%q,"head_commit":{"id":%q,"message":"The time app","author":{"name":"Veer Muchandi","email":"veer@example.com"}}}`, ref, commit)
+	}
+	github := map[string]string{"Content-Type": "application/json", "X-GitHub-Event": "push"}
+	code, body = b.webhook(t, ns, "time", "gh-secret", "github", push("refs/heads/main"), github)
+	name = next()
+	if code != http.StatusOK || !strings.Contains(body, `"name":"`+name+`"`) {
+		t.Fatalf("github webhook: %d %s", code, body)
+	}
+	got := b.waitBuild(t, ns, name, 2*time.Minute)
+	if got.Status.Phase != buildv1.BuildPhaseComplete {
+		t.Errorf("%s from the GitHub webhook: %s (%s: %s)", name, got.Status.Phase, got.Status.Reason, got.Status.Message)
+	}
+	if got.Spec.Revision == nil || got.Spec.Revision.Git == nil || got.Spec.Revision.Git.Commit != commit {
+		t.Errorf("%s revision %+v, want commit %s", name, got.Spec.Revision, commit)
+	}
+
+	// A wrong secret is refused for both; so is a webhook type the config has no trigger for.
+	for _, kind := range []string{"generic", "github", "gitlab"} {
+		code, body := b.webhook(t, ns, "time", "wrong", kind, push("refs/heads/main"), github)
+		if code != http.StatusUnauthorized || !strings.Contains(body, "did not accept your secret") {
+			t.Errorf("%s webhook with a wrong secret: %d %s", kind, code, body)
+		}
+	}
+
+	// A push to another branch is accepted and starts nothing.
+	if code, body := b.webhook(t, ns, "time", "gh-secret", "github", push("refs/heads/other"), github); code != http.StatusOK {
+		t.Errorf("github push to another branch: %d %s", code, body)
+	}
+	if code, body := b.webhook(t, ns, "time", "hook-secret", "generic", `{"git":{"ref":"refs/heads/other"}}`, map[string]string{"Content-Type": "application/json"}); code != http.StatusOK {
+		t.Errorf("generic push to another branch: %d %s", code, body)
+	}
+	time.Sleep(2 * time.Second)
+	if names := b.buildNames(t, ns); len(names) != last || names[len(names)-1] != fmt.Sprintf("time-%d", last) {
+		t.Errorf("builds after pushes to another branch: %v, want time-1..time-%d", names, last)
 	}
 }
 
