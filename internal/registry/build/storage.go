@@ -16,7 +16,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/registry/build/build"
 	"github.com/slipway-dev/slipway/internal/registry/build/buildconfig"
 	"github.com/slipway-dev/slipway/internal/registry/build/webhook"
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 	"github.com/slipway-dev/slipway/internal/scheme"
 )
 

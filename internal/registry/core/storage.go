@@ -14,7 +14,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/registry/core/secret"
 	"github.com/slipway-dev/slipway/internal/registry/core/service"
 	"github.com/slipway-dev/slipway/internal/registry/core/serviceaccount"
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // Storage is the core group's storage.

@@ -7,7 +7,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // REST is the storage of builds.

@@ -18,7 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/util/dryrun"
 
 	"github.com/slipway-dev/slipway/internal/registry/core/printing"
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // REST is the storage of namespaces. It wraps a generic store to make

@@ -6,7 +6,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // NewREST returns the storage of pods and pods/status. pods/log is added by

@@ -12,7 +12,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 
 	"github.com/slipway-dev/slipway/internal/registry/core/printing"
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // NewREST returns the storage of services and services/status.

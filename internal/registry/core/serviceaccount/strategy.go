@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/storebase"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 type strategy struct{ storebase.Strategy }
