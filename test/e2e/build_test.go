@@ -16,7 +16,9 @@ import (
 	"time"
 
 	buildv1 "github.com/openshift/api/build/v1"
+	imagev1 "github.com/openshift/api/image/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -39,6 +41,8 @@ type buildServer struct {
 const (
 	hubUser     = "veer"
 	hubPassword = "s3cret-pass"
+	// wrongPassword is badhub's, in TestBuildOutputsAndFailures.
+	wrongPassword = "not-the-s3cret"
 )
 
 func startBuildServer(t *testing.T) *buildServer {
@@ -354,4 +358,142 @@ func testWebhooks(t *testing.T, b *buildServer, ns, commit string, last int) {
 	}
 }
 
-var _ = corev1.EnvVar{}
+// dockerBC is a Docker-strategy BuildConfig with a ConfigChange trigger, so
+// that creating it starts <name>-1.
+func dockerBC(name, gitURI, contextDir, dockerfile, from string, output *corev1.ObjectReference, pushSecret string) *buildv1.BuildConfig {
+	bc := &buildv1.BuildConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: buildv1.BuildConfigSpec{
+			CommonSpec: buildv1.CommonSpec{
+				Source: buildv1.BuildSource{ContextDir: contextDir},
+				Strategy: buildv1.BuildStrategy{
+					Type:           buildv1.DockerBuildStrategyType,
+					DockerStrategy: &buildv1.DockerBuildStrategy{},
+				},
+			},
+			Triggers: []buildv1.BuildTriggerPolicy{{Type: buildv1.ConfigChangeBuildTriggerType}},
+		},
+	}
+	if gitURI != "" {
+		bc.Spec.Source.Type = buildv1.BuildSourceGit
+		bc.Spec.Source.Git = &buildv1.GitBuildSource{URI: gitURI, Ref: "main"}
+	}
+	if dockerfile != "" {
+		bc.Spec.Source.Dockerfile = &dockerfile
+		if gitURI == "" {
+			bc.Spec.Source.Type = buildv1.BuildSourceDockerfile
+		}
+	}
+	if from != "" {
+		bc.Spec.Strategy.DockerStrategy.From = &corev1.ObjectReference{Kind: "DockerImage", Name: from}
+	}
+	if output != nil {
+		bc.Spec.Output.To = output
+		if pushSecret != "" {
+			bc.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: pushSecret}
+		}
+	}
+	return bc
+}
+
+// TestBuildOutputsAndFailures runs, on one server, a build whose output is
+// an ImageStreamTag in the internal registry, builds that fail at each step
+// with their reasons, and a cancelled build.
+func TestBuildOutputsAndFailures(t *testing.T) {
+	b := startBuildServer(t)
+	c := b.c
+	ctx := context.Background()
+	uri, _ := gitRepo(t)
+	ns := "builds"
+	c.run("new-project", ns)
+	c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+hubPassword)
+	c.run("create", "secret", "docker-registry", "badhub", "--docker-server="+b.hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+wrongPassword)
+	c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	bcs := b.builds.BuildV1().BuildConfigs(ns)
+	create := func(bc *buildv1.BuildConfig) {
+		t.Helper()
+		if _, err := bcs.Create(ctx, bc, createOpts); err != nil {
+			t.Fatalf("creating bc %s: %v", bc.Name, err)
+		}
+	}
+	hub := func(repo string) *corev1.ObjectReference {
+		return &corev1.ObjectReference{Kind: "DockerImage", Name: b.hub.Host + "/" + repo}
+	}
+
+	// The failures all start at once, each in its own build config.
+	failures := []struct {
+		bc      *buildv1.BuildConfig
+		reason  buildv1.StatusReason
+		message string // in the message or the log
+	}{
+		{dockerBC("wrong-password", uri, "busybox", "", b.busybox, hub("veer/wrong:latest"), "badhub"),
+			buildv1.StatusReasonPushImageToRegistryFailed, "unauthorized"},
+		{dockerBC("unknown-host", "https://git.no-such-host.invalid/veer/time.git", "busybox", "", b.busybox, nil, ""),
+			buildv1.StatusReasonFetchSourceFailed, "no-such-host.invalid"},
+		{dockerBC("missing-context", uri, "nodir", "", b.busybox, nil, ""),
+			buildv1.StatusReasonInvalidContextDirectory, "nodir"},
+		{dockerBC("syntax-error", "", "", "FROM busybox\nBOGUS instruction\n", b.busybox, nil, ""),
+			buildv1.StatusReasonDockerBuildFailed, "BOGUS"},
+		{dockerBC("failing-run", "", "", "FROM busybox\nRUN echo about to fail && exit 3\n", b.busybox, nil, ""),
+			buildv1.StatusReasonDockerBuildFailed, "exit code: 3"},
+		{dockerBC("unknown-base", uri, "busybox", "", b.hub.Host+"/library/nothere:latest", nil, ""),
+			buildv1.StatusReasonPullBuilderImageFailed, "nothere"},
+	}
+	for _, f := range failures {
+		create(f.bc)
+	}
+
+	// Meanwhile: output to an ImageStreamTag in the internal registry.
+	images := imageclient.NewForConfigOrDie(b.restConfig())
+	if _, err := images.ImageV1().ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "mytime"}}, createOpts); err != nil {
+		t.Fatal(err)
+	}
+	create(dockerBC("mytime", uri, "busybox", "", b.busybox, &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "mytime:latest"}, ""))
+
+	for _, f := range failures {
+		got := b.waitBuild(t, ns, f.bc.Name+"-1", 3*time.Minute)
+		log := b.buildLog(ns, got.Name)
+		if got.Status.Phase != buildv1.BuildPhaseFailed || got.Status.Reason != f.reason || got.Status.Message == "" {
+			t.Errorf("%s: %s (%s: %s), want Failed (%s)\n%s", got.Name, got.Status.Phase, got.Status.Reason, got.Status.Message, f.reason, log)
+			continue
+		}
+		if !strings.Contains(got.Status.Message+"\n"+log, f.message) {
+			t.Errorf("%s: %q neither in the message %q nor in the log:\n%s", got.Name, f.message, got.Status.Message, log)
+		}
+		if strings.Contains(log, wrongPassword) || strings.Contains(log, hubPassword) {
+			t.Errorf("%s: the log shows a password:\n%s", got.Name, log)
+		}
+		t.Logf("%s: %s: %s", got.Name, got.Status.Reason, got.Status.Message)
+	}
+
+	// The image stream build.
+	got := b.waitBuild(t, ns, "mytime-1", 2*time.Minute)
+	if got.Status.Phase != buildv1.BuildPhaseComplete {
+		t.Fatalf("mytime-1: %s (%s: %s)\n%s", got.Status.Phase, got.Status.Reason, got.Status.Message, b.buildLog(ns, "mytime-1"))
+	}
+	if want := b.registry + "/" + ns + "/mytime:latest"; got.Status.OutputDockerImageReference != want {
+		t.Errorf("mytime-1 output reference %q, want %q", got.Status.OutputDockerImageReference, want)
+	}
+	digest := got.Status.Output.To.ImageDigest
+	eventually(t, 30*time.Second, func() error {
+		is, err := images.ImageV1().ImageStreams(ns).Get(ctx, "mytime", getOpts)
+		if err != nil {
+			return err
+		}
+		for _, tag := range is.Status.Tags {
+			if tag.Tag == "latest" && len(tag.Items) > 0 {
+				item := tag.Items[0]
+				if item.Image != digest || item.DockerImageReference != b.registry+"/"+ns+"/mytime@"+digest {
+					return fmt.Errorf("tag event %+v, want image %s", item, digest)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no latest tag in %+v", is.Status)
+	})
+	if out := c.run("get", "istag", "mytime:latest"); !strings.Contains(out, digest) {
+		t.Errorf("get istag mytime:latest:\n%s", out)
+	}
+}
