@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 )
 
 func newProject(t *testing.T, cfg *rest.Config, name string) {
@@ -131,9 +132,22 @@ func TestOpenShiftClients(t *testing.T) {
 	if b.Status.Phase != buildv1.BuildPhaseNew {
 		t.Fatalf("new build phase %q", b.Status.Phase)
 	}
-	b.Status.Phase = buildv1.BuildPhaseRunning
-	if _, err := builds.Builds("clients").UpdateStatus(ctx, b, metav1.UpdateOptions{}); err != nil {
+	// The build controller works on the build too: a status update must
+	// carry the latest resourceVersion, or it is a conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := builds.Builds("clients").Get(ctx, "time-1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Status.Message = "checked by the e2e test"
+		_, err = builds.Builds("clients").UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatalf("build status update: %v", err)
+	}
+	if got, _ := builds.Builds("clients").Get(ctx, "time-1", metav1.GetOptions{}); got.Status.Message != "checked by the e2e test" {
+		t.Fatalf("status update lost: %+v", got.Status)
 	}
 
 	is := &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "mytime"}, Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
