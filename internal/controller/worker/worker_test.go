@@ -29,7 +29,9 @@ func TestRunRetriesFailedKey(t *testing.T) {
 	}
 	queue.Add("ns/a")
 	errc := make(chan error, 1)
-	go func() { errc <- Run(ctx, "test", queue, 2, []cache.InformerSynced{func() bool { return true }}, syncKey) }()
+	go func() {
+		errc <- Run(ctx, "test", queue, 2, []cache.InformerSynced{func() bool { return true }}, syncKey)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

@@ -3,8 +3,8 @@ package storebase
 import (
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -18,8 +18,10 @@ type FullStrategy interface {
 	rest.RESTDeleteStrategy
 }
 
-// CoreResource describes the store of one resource of the core ("") group.
-type CoreResource struct {
+// Resource describes the store of one resource.
+type Resource struct {
+	// Group is the API group; "" is the core group.
+	Group string
 	// Plural and Singular name the resource: "secrets", "secret".
 	Plural, Singular string
 	// New and NewList return empty objects of the resource.
@@ -33,13 +35,13 @@ type CoreResource struct {
 	Customize func(*genericregistry.Store)
 }
 
-// NewCoreStore builds and completes the generic store of r.
-func NewCoreStore(optsGetter generic.RESTOptionsGetter, r CoreResource) (*genericregistry.Store, error) {
+// NewStore builds and completes the generic store of r.
+func NewStore(optsGetter generic.RESTOptionsGetter, r Resource) (*genericregistry.Store, error) {
 	store := &genericregistry.Store{
 		NewFunc:                   r.New,
 		NewListFunc:               r.NewList,
-		DefaultQualifiedResource:  corev1.Resource(r.Plural),
-		SingularQualifiedResource: corev1.Resource(r.Singular),
+		DefaultQualifiedResource:  schema.GroupResource{Group: r.Group, Resource: r.Plural},
+		SingularQualifiedResource: schema.GroupResource{Group: r.Group, Resource: r.Singular},
 		CreateStrategy:            r.Strategy,
 		UpdateStrategy:            r.Strategy,
 		DeleteStrategy:            r.Strategy,

@@ -37,19 +37,17 @@ type Storage struct {
 // NewStorage returns the storage of deploymentconfigs,
 // deploymentconfigs/status and deploymentconfigs/scale.
 func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &appsv1.DeploymentConfig{} },
-		NewListFunc:               func() runtime.Object { return &appsv1.DeploymentConfigList{} },
-		DefaultQualifiedResource:  appsv1.Resource("deploymentconfigs"),
-		SingularQualifiedResource: appsv1.Resource("deploymentconfig"),
-
-		CreateStrategy: Strategy,
-		UpdateStrategy: Strategy,
-		DeleteStrategy: Strategy,
-
-		TableConvertor: TableConvertor,
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
+		Group:    appsv1.GroupName,
+		Plural:   "deploymentconfigs",
+		Singular: "deploymentconfig",
+		New:      func() runtime.Object { return &appsv1.DeploymentConfig{} },
+		NewList:  func() runtime.Object { return &appsv1.DeploymentConfigList{} },
+		Strategy: Strategy,
+		Table:    TableConvertor,
+		Attrs:    GetAttrs,
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &Storage{

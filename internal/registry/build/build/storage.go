@@ -22,19 +22,17 @@ func (*REST) Categories() []string { return []string{"all"} }
 
 // NewREST returns the storage of builds and of builds/status.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *storebase.SubresourceREST, error) {
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &buildv1.Build{} },
-		NewListFunc:               func() runtime.Object { return &buildv1.BuildList{} },
-		DefaultQualifiedResource:  buildv1.Resource("builds"),
-		SingularQualifiedResource: buildv1.Resource("build"),
-
-		CreateStrategy: Strategy,
-		UpdateStrategy: Strategy,
-		DeleteStrategy: Strategy,
-
-		TableConvertor: TableConvertor,
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
+		Group:    buildv1.GroupName,
+		Plural:   "builds",
+		Singular: "build",
+		New:      func() runtime.Object { return &buildv1.Build{} },
+		NewList:  func() runtime.Object { return &buildv1.BuildList{} },
+		Strategy: Strategy,
+		Table:    TableConvertor,
+		Attrs:    GetAttrs,
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	return &REST{store}, storebase.NewSubresourceREST(store, StatusStrategy), nil

@@ -28,19 +28,17 @@ func (*REST) Categories() []string { return []string{"all"} }
 
 // NewREST returns the storage of buildconfigs and of buildconfigs/status.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *storebase.SubresourceREST, error) {
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &buildv1.BuildConfig{} },
-		NewListFunc:               func() runtime.Object { return &buildv1.BuildConfigList{} },
-		DefaultQualifiedResource:  buildv1.Resource("buildconfigs"),
-		SingularQualifiedResource: buildv1.Resource("buildconfig"),
-
-		CreateStrategy: Strategy,
-		UpdateStrategy: Strategy,
-		DeleteStrategy: Strategy,
-
-		TableConvertor: TableConvertor,
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
+		Group:    buildv1.GroupName,
+		Plural:   "buildconfigs",
+		Singular: "buildconfig",
+		New:      func() runtime.Object { return &buildv1.BuildConfig{} },
+		NewList:  func() runtime.Object { return &buildv1.BuildConfigList{} },
+		Strategy: Strategy,
+		Table:    TableConvertor,
+		Attrs:    GetAttrs,
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	return &REST{store}, storebase.NewSubresourceREST(store, StatusStrategy), nil

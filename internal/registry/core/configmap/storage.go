@@ -13,7 +13,7 @@ import (
 
 // NewREST returns the storage of configmaps.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	return storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	return storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "configmaps",
 		Singular: "configmap",
 		New:      func() runtime.Object { return &corev1.ConfigMap{} },

@@ -20,7 +20,7 @@ const TTL = time.Hour
 
 // NewREST returns the storage of events.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	return storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	return storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "events",
 		Singular: "event",
 		New:      func() runtime.Object { return &corev1.Event{} },

@@ -44,7 +44,7 @@ var (
 // NewREST returns the storage of namespaces, namespaces/status and
 // namespaces/finalize.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *storebase.SubresourceREST, *storebase.SubresourceREST, error) {
-	store, err := storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "namespaces",
 		Singular: "namespace",
 		New:      func() runtime.Object { return &corev1.Namespace{} },

@@ -12,7 +12,7 @@ import (
 // NewREST returns the storage of pods and pods/status. pods/log is added by
 // its own issue (a rest.GetterWithOptions reading from the node agent).
 func NewREST(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, *storebase.SubresourceREST, error) {
-	store, err := storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "pods",
 		Singular: "pod",
 		New:      func() runtime.Object { return &corev1.Pod{} },

@@ -25,7 +25,7 @@ import (
 // NewREST returns the storage of replicationcontrollers and its status and
 // scale subresources.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, *storebase.SubresourceREST, *ScaleREST, error) {
-	store, err := storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "replicationcontrollers",
 		Singular: "replicationcontroller",
 		New:      func() runtime.Object { return &corev1.ReplicationController{} },

@@ -17,7 +17,7 @@ import (
 
 // NewREST returns the storage of services and services/status.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, *storebase.SubresourceREST, error) {
-	store, err := storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "services",
 		Singular: "service",
 		New:      func() runtime.Object { return &corev1.Service{} },

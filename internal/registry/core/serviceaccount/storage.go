@@ -13,7 +13,7 @@ import (
 
 // NewREST returns the storage of serviceaccounts.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
-	return storebase.NewCoreStore(optsGetter, storebase.CoreResource{
+	return storebase.NewStore(optsGetter, storebase.Resource{
 		Plural:   "serviceaccounts",
 		Singular: "serviceaccount",
 		New:      func() runtime.Object { return &corev1.ServiceAccount{} },

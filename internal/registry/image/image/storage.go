@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // REST is the images storage.
@@ -19,22 +21,18 @@ type REST struct {
 
 // NewREST returns the images storage.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	strategy := NewStrategy()
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &imagev1.Image{} },
-		NewListFunc:               func() runtime.Object { return &imagev1.ImageList{} },
-		PredicateFunc:             MatchImage,
-		DefaultQualifiedResource:  imagev1.Resource("images"),
-		SingularQualifiedResource: imagev1.Resource("image"),
-
-		CreateStrategy: strategy,
-		UpdateStrategy: strategy,
-		DeleteStrategy: strategy,
-
-		TableConvertor: TableConvertor{},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
-		return nil, fmt.Errorf("completing images storage: %w", err)
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
+		Group:    imagev1.GroupName,
+		Plural:   "images",
+		Singular: "image",
+		New:      func() runtime.Object { return &imagev1.Image{} },
+		NewList:  func() runtime.Object { return &imagev1.ImageList{} },
+		Strategy: NewStrategy(),
+		Table:    TableConvertor{},
+		Attrs:    GetAttrs,
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &REST{Store: store}, nil
 }

@@ -14,22 +14,21 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
 
 	"github.com/slipway-dev/slipway/internal/registry/image/imageref"
-	"github.com/slipway-dev/slipway/internal/scheme"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
-// Strategy implements create, update and delete behaviour of images.
+// Strategy implements create, update and delete behaviour of images;
+// storebase.Strategy answers what every resource answers alike (no create
+// on update, unconditional updates, no warnings, no canonical form).
 type Strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	storebase.Strategy
 }
 
 // NewStrategy returns the images strategy.
 func NewStrategy() Strategy {
-	return Strategy{ObjectTyper: scheme.Scheme, NameGenerator: names.SimpleNameGenerator}
+	return Strategy{storebase.NewStrategy()}
 }
 
 // NamespaceScoped is false: images are cluster-scoped.
@@ -54,21 +53,6 @@ func (Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) fie
 	return append(errs, ValidateImage(image)...)
 }
 
-// WarningsOnCreate returns no warnings.
-func (Strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
-
-// WarningsOnUpdate returns no warnings.
-func (Strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
-
-// AllowCreateOnUpdate is false.
-func (Strategy) AllowCreateOnUpdate(ctx context.Context) bool { return false }
-
-// AllowUnconditionalUpdate is true.
-func (Strategy) AllowUnconditionalUpdate(ctx context.Context) bool { return true }
-
-// Canonicalize does nothing.
-func (Strategy) Canonicalize(obj runtime.Object) {}
-
 // ValidateImageName checks that an image name is a manifest digest.
 func ValidateImageName(name string, prefix bool) []string {
 	if !imageref.DigestRE.MatchString(name) {
@@ -92,11 +76,6 @@ func ValidateImage(image *imagev1.Image) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-// MatchImage selects images by label and field selectors.
-func MatchImage(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
 }
 
 // GetAttrs returns the labels and selectable fields (metadata.name) of an image.

@@ -12,8 +12,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // REST is the imagestreams storage.
@@ -54,22 +55,19 @@ type Storage struct {
 // ("" when none); it makes status.dockerImageRepository.
 func NewREST(optsGetter generic.RESTOptionsGetter, registryHostname string) (*Storage, error) {
 	strategy := NewStrategy(registryHostname)
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &imagev1.ImageStream{} },
-		NewListFunc:               func() runtime.Object { return &imagev1.ImageStreamList{} },
-		PredicateFunc:             MatchImageStream,
-		DefaultQualifiedResource:  imagev1.Resource("imagestreams"),
-		SingularQualifiedResource: imagev1.Resource("imagestream"),
-
-		CreateStrategy: strategy,
-		UpdateStrategy: strategy,
-		DeleteStrategy: strategy,
-		Decorator:      strategy.Decorate,
-
-		TableConvertor: TableConvertor{},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
-		return nil, fmt.Errorf("completing imagestreams storage: %w", err)
+	store, err := storebase.NewStore(optsGetter, storebase.Resource{
+		Group:     imagev1.GroupName,
+		Plural:    "imagestreams",
+		Singular:  "imagestream",
+		New:       func() runtime.Object { return &imagev1.ImageStream{} },
+		NewList:   func() runtime.Object { return &imagev1.ImageStreamList{} },
+		Strategy:  strategy,
+		Table:     TableConvertor{},
+		Attrs:     GetAttrs,
+		Customize: func(store *genericregistry.Store) { store.Decorator = strategy.Decorate },
+	})
+	if err != nil {
+		return nil, err
 	}
 	strategy.SetStreamGetter(store)
 
@@ -89,11 +87,6 @@ func NewREST(optsGetter generic.RESTOptionsGetter, registryHostname string) (*St
 		Status:      &StatusREST{store: &statusStore},
 		Internal:    &internalStore,
 	}, nil
-}
-
-// MatchImageStream selects image streams by label and field selectors.
-func MatchImageStream(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
 }
 
 // GetAttrs returns the labels and selectable fields of an image stream:

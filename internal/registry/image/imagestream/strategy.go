@@ -13,9 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/storage/names"
 
-	"github.com/slipway-dev/slipway/internal/scheme"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // StreamGetter reads image streams; a genericregistry.Store is one. The
@@ -24,10 +23,11 @@ type StreamGetter interface {
 	Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error)
 }
 
-// Strategy implements create, update and delete behaviour of imagestreams.
+// Strategy implements create, update and delete behaviour of imagestreams;
+// storebase.Strategy answers what every resource answers alike (no create
+// on update, unconditional updates, no warnings, no canonical form).
 type Strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	storebase.Strategy
 
 	// registryHostname is the internal registry's host[:port]; empty when
 	// no registry is configured.
@@ -44,8 +44,7 @@ type Strategy struct {
 // registry host name (empty: none configured).
 func NewStrategy(registryHostname string) *Strategy {
 	return &Strategy{
-		ObjectTyper:      scheme.Scheme,
-		NameGenerator:    names.SimpleNameGenerator,
+		Strategy:         storebase.NewStrategy(),
 		registryHostname: registryHostname,
 		now:              metav1.Now,
 	}
@@ -188,22 +187,6 @@ func (s *Strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) 
 	}
 	return s.MaterializeTags(ctx, oldStream, stream)
 }
-
-// WarningsOnCreate returns no warnings.
-func (*Strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
-
-// WarningsOnUpdate returns no warnings.
-func (*Strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
-
-// AllowCreateOnUpdate is false: PUT of a missing stream is 404.
-func (*Strategy) AllowCreateOnUpdate(ctx context.Context) bool { return false }
-
-// AllowUnconditionalUpdate is true, as for most Kubernetes resources: a PUT
-// without resourceVersion overwrites.
-func (*Strategy) AllowUnconditionalUpdate(ctx context.Context) bool { return true }
-
-// Canonicalize does nothing: the external types are stored as they are.
-func (*Strategy) Canonicalize(obj runtime.Object) {}
 
 // StatusStrategy implements updates through imagestreams/status: the spec
 // and generation stay as they were, status is taken from the request.
