@@ -398,7 +398,8 @@ func dockerBC(name, gitURI, contextDir, dockerfile, from string, output *corev1.
 
 // TestBuildOutputsAndFailures runs, on one server, a build whose output is
 // an ImageStreamTag in the internal registry, builds that fail at each step
-// with their reasons, and a cancelled build.
+// with their reasons, a build whose push secret does not exist, and a
+// cancelled build whose pod and RUN step stop.
 func TestBuildOutputsAndFailures(t *testing.T) {
 	b := startBuildServer(t)
 	c := b.c
@@ -496,4 +497,41 @@ func TestBuildOutputsAndFailures(t *testing.T) {
 	if out := c.run("get", "istag", "mytime:latest"); !strings.Contains(out, digest) {
 		t.Errorf("get istag mytime:latest:\n%s", out)
 	}
+
+	// A push secret that does not exist.
+	create(dockerBC("ghost-secret", uri, "busybox", "", b.busybox, hub("veer/ghost:latest"), "ghost"))
+	if got := b.waitBuild(t, ns, "ghost-secret-1", time.Minute); got.Status.Phase != buildv1.BuildPhaseFailed ||
+		got.Status.Reason != buildv1.StatusReasonMissingPushSecret || !strings.Contains(got.Status.Message, `"ghost"`) {
+		t.Errorf("ghost-secret-1 is %s (%s: %s), want Failed (MissingPushSecret) naming the secret", got.Status.Phase, got.Status.Reason, got.Status.Message)
+	}
+
+	// A cancelled running build.
+	create(dockerBC("sleeper", "", "", "FROM busybox\nRUN sleep 371\n", b.busybox, nil, ""))
+	eventually(t, time.Minute, func() error {
+		got, err := b.builds.BuildV1().Builds(ns).Get(ctx, "sleeper-1", getOpts)
+		if err != nil {
+			return err
+		}
+		if got.Status.Phase != buildv1.BuildPhaseRunning || !strings.Contains(b.buildLog(ns, "sleeper-1"), "sleep 371") {
+			return fmt.Errorf("sleeper-1 is %s", got.Status.Phase)
+		}
+		return nil
+	})
+	if out := c.run("cancel-build", "sleeper-1"); !strings.Contains(out, "build.build.openshift.io/sleeper-1 cancelled") {
+		t.Errorf("cancel-build: %s", out)
+	}
+	cancelled := b.waitBuild(t, ns, "sleeper-1", time.Minute)
+	if cancelled.Status.Phase != buildv1.BuildPhaseCancelled || cancelled.Status.Reason != buildv1.StatusReasonCancelledBuild {
+		t.Errorf("sleeper-1 is %s (%s: %s), want Cancelled", cancelled.Status.Phase, cancelled.Status.Reason, cancelled.Status.Message)
+	}
+	eventually(t, 30*time.Second, func() error {
+		pod, err := b.kube.CoreV1().Pods(ns).Get(ctx, "sleeper-1-build", getOpts)
+		if err == nil && pod.Status.Phase == corev1.PodRunning {
+			return fmt.Errorf("pod sleeper-1-build still running")
+		}
+		if out, _ := exec.Command("pgrep", "-f", "sleep 371").Output(); len(out) > 0 {
+			return fmt.Errorf("the build's RUN still runs: pids %s", out)
+		}
+		return nil
+	})
 }
