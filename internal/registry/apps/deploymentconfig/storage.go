@@ -4,27 +4,13 @@ import (
 	appsv1 "github.com/openshift/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
-// REST is the storage of deploymentconfigs.
-type REST struct {
-	*genericregistry.Store
-}
-
-var (
-	_ rest.ShortNamesProvider = &REST{}
-	_ rest.CategoriesProvider = &REST{}
-)
-
-// ShortNames lets clients say "dc".
-func (*REST) ShortNames() []string { return []string{"dc"} }
-
-// Categories puts DeploymentConfigs in "oc get all".
-func (*REST) Categories() []string { return []string{"all"} }
+// REST is the storage of deploymentconfigs, which clients may call "dc"
+// and which "oc get all" lists.
+type REST = storebase.Named
 
 // Storage holds the REST storage of deploymentconfigs and their
 // subresources.
@@ -51,7 +37,7 @@ func NewStorage(optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 		return nil, err
 	}
 	return &Storage{
-		DeploymentConfig: &REST{store},
+		DeploymentConfig: storebase.WithNames(store, []string{"dc"}, "all"),
 		Status:           storebase.NewSubresourceREST(store, StatusStrategy),
 		Scale:            &ScaleREST{store: store},
 	}, nil

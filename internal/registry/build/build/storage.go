@@ -4,21 +4,12 @@ import (
 	buildv1 "github.com/openshift/api/build/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
-// REST is the storage of builds.
-type REST struct {
-	*genericregistry.Store
-}
-
-var _ rest.CategoriesProvider = &REST{}
-
-// Categories puts Builds in "oc get all".
-func (*REST) Categories() []string { return []string{"all"} }
+// REST is the storage of builds, which "oc get all" lists.
+type REST = storebase.Named
 
 // NewREST returns the storage of builds and of builds/status.
 func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *storebase.SubresourceREST, error) {
@@ -35,5 +26,5 @@ func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *storebase.Subresourc
 	if err != nil {
 		return nil, nil, err
 	}
-	return &REST{store}, storebase.NewSubresourceREST(store, StatusStrategy), nil
+	return storebase.WithNames(store, nil, "all"), storebase.NewSubresourceREST(store, StatusStrategy), nil
 }
