@@ -182,6 +182,9 @@ func TestBuildLifecycle(t *testing.T) {
 	if len(pod.Spec.Volumes) != 1 || pod.Spec.Volumes[0].Secret.SecretName != "builder-dockercfg-abcde" {
 		t.Errorf("push secret volumes = %+v, want the fallback builder-dockercfg-abcde", pod.Spec.Volumes)
 	}
+	if b1 = e.waitBuild(t, "time-1", "push secret recorded", func(b *buildv1.Build) bool { return b.Spec.Output.PushSecret != nil }); b1.Spec.Output.PushSecret.Name != "builder-dockercfg-abcde" {
+		t.Errorf("chosen push secret not written back: %+v", b1.Spec.Output.PushSecret)
+	}
 
 	// Serial: time-2 waits while time-1 runs.
 	e.newBuild(t, 2)

@@ -3,6 +3,8 @@ package build
 import (
 	"context"
 	"fmt"
+	buildvalidation "github.com/slipway-dev/slipway/internal/registry/build/build"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"strings"
 
 	buildv1 "github.com/openshift/api/build/v1"
@@ -113,11 +115,15 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	if err != nil {
 		return err
 	}
-	if stored.Annotations[buildv1.BuildPodNameAnnotation] != created.Name {
+	// Record the pod and the secrets chosen from the service account, as
+	// OpenShift does (the one spec change a build allows).
+	chosen := buildvalidation.WithChosenSecrets(stored.Spec, b.Spec)
+	if stored.Annotations[buildv1.BuildPodNameAnnotation] != created.Name || !equality.Semantic.DeepEqual(chosen, stored.Spec) {
 		if stored.Annotations == nil {
 			stored.Annotations = map[string]string{}
 		}
 		stored.Annotations[buildv1.BuildPodNameAnnotation] = created.Name
+		stored.Spec = chosen
 		if stored, err = c.builds.BuildV1().Builds(b.Namespace).Update(ctx, stored, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("recording pod name on build %s/%s: %w", b.Namespace, b.Name, err)
 		}

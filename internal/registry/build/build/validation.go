@@ -1,6 +1,7 @@
 package build
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"slices"
 
 	buildv1 "github.com/openshift/api/build/v1"
@@ -30,7 +31,7 @@ func Validate(b *buildv1.Build) field.ErrorList {
 // immutable once created.
 func ValidateUpdate(b, old *buildv1.Build) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	if !equality.Semantic.DeepEqual(b.Spec, old.Spec) {
+	if !equality.Semantic.DeepEqual(b.Spec, WithChosenSecrets(old.Spec, b.Spec)) {
 		allErrs = append(allErrs, field.Invalid(field.NewPath("spec"), "content of spec is not printed out", "spec is immutable"))
 	}
 	return allErrs
@@ -50,6 +51,34 @@ func ValidateStatusUpdate(b, old *buildv1.Build) field.ErrorList {
 func validatePhase(phase buildv1.BuildPhase) field.ErrorList {
 	if !slices.Contains(phases, string(phase)) {
 		return field.ErrorList{field.NotSupported(field.NewPath("status", "phase"), phase, phases)}
+	}
+	return nil
+}
+
+// WithChosenSecrets returns old with the push and strategy pull secrets of
+// updated filled in where old names none. The spec of a build is immutable
+// but for this: the build controller records the secrets it chose from the
+// service account, as OpenShift's does.
+func WithChosenSecrets(old, updated buildv1.BuildSpec) buildv1.BuildSpec {
+	spec := *old.DeepCopy()
+	if spec.Output.PushSecret == nil && updated.Output.PushSecret != nil {
+		spec.Output.PushSecret = updated.Output.PushSecret.DeepCopy()
+	}
+	if pull, chosen := strategyPullSecret(&spec.Strategy), strategyPullSecret(&updated.Strategy); pull != nil && chosen != nil && *pull == nil && *chosen != nil {
+		*pull = (*chosen).DeepCopy()
+	}
+	return spec
+}
+
+// strategyPullSecret points at the pull secret field of the strategy in use.
+func strategyPullSecret(s *buildv1.BuildStrategy) **corev1.LocalObjectReference {
+	switch {
+	case s.DockerStrategy != nil:
+		return &s.DockerStrategy.PullSecret
+	case s.SourceStrategy != nil:
+		return &s.SourceStrategy.PullSecret
+	case s.CustomStrategy != nil:
+		return &s.CustomStrategy.PullSecret
 	}
 	return nil
 }
