@@ -221,10 +221,32 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	if err != nil {
 		return fail(fmt.Errorf("opening the log: %w", err))
 	}
-	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log})
+	var stdin *os.File
+	var stdinFeed func(exited <-chan struct{})
+	if c.Stdin {
+		var err error
+		stdin, stdinFeed, err = openStdin(a.logs.ContainerStdin(pod.Namespace, pod.Name, c.Name), c.StdinOnce)
+		if err != nil {
+			log.Close()
+			return fail(fmt.Errorf("creating stdin: %w", err))
+		}
+	}
+	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log, Stdin: stdin})
+	if stdin != nil {
+		// The child has its own copy of the pipe's read end.
+		stdin.Close()
+	}
 	if err != nil {
 		log.Close()
+		if stdinFeed != nil {
+			closed := make(chan struct{})
+			close(closed)
+			stdinFeed(closed)
+		}
 		return fail(err)
+	}
+	if stdinFeed != nil {
+		go stdinFeed(s.exited)
 	}
 	s.proc = proc
 	s.id = fmt.Sprintf("%s://%d", rt.Name(), proc.PID())

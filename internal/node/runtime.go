@@ -33,6 +33,9 @@ type ContainerSpec struct {
 	WorkDir string
 	// Log receives stdout and stderr.
 	Log *os.File
+	// Stdin, when set, is the container's stdin (a container with
+	// stdin: true); nil means no stdin.
+	Stdin *os.File
 }
 
 // Process is a started container.
@@ -80,6 +83,9 @@ func (h hostProcess) Start(spec ContainerSpec) (Process, error) {
 	cmd.Dir = spec.WorkDir
 	cmd.Stdout = spec.Log
 	cmd.Stderr = spec.Log
+	if spec.Stdin != nil {
+		cmd.Stdin = spec.Stdin
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", program, err)

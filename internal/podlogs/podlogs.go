@@ -33,6 +33,13 @@ func (d Dir) ContainerLog(namespace, pod, container string) string {
 	return filepath.Join(d.PodDir(namespace, pod), container+".log")
 }
 
+// ContainerStdin is the FIFO a container with stdin reads from:
+// <dir>/pods/<namespace>/<pod>/<container>.stdin. Whoever opens it for
+// writing (buildconfigs/instantiatebinary) feeds the container's stdin.
+func (d Dir) ContainerStdin(namespace, pod, container string) string {
+	return filepath.Join(d.PodDir(namespace, pod), container+".stdin")
+}
+
 // optionsGetter is a RESTOptionsGetter that also knows where pod logs are,
 // so the group storage constructors (which only get a RESTOptionsGetter)
 // can build the log subresources without a second parameter.
