@@ -135,6 +135,10 @@ func BuildPod(b *buildv1.Build) (*corev1.Pod, error) {
 				VolumeMounts:             mounts,
 				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				// A binary build's input arrives on stdin
+				// (buildconfigs/instantiatebinary writes it), once.
+				Stdin:     b.Spec.Source.Binary != nil,
+				StdinOnce: b.Spec.Source.Binary != nil,
 			}},
 			Volumes: volumes,
 		},
