@@ -13,6 +13,7 @@ import (
 	restclient "k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
+	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/registry/build/build"
 	"github.com/slipway-dev/slipway/internal/registry/build/buildconfig"
 	"github.com/slipway-dev/slipway/internal/registry/build/webhook"
@@ -75,12 +76,16 @@ func NewStorage(optsGetter generic.RESTOptionsGetter, opts ...Option) (map[strin
 			return nil, fmt.Errorf("registering webhook options: %w", err)
 		}
 		storage["buildconfigs/webhooks"] = webhook.NewREST(c.builds.BuildV1(), c.core.CoreV1(), generator)
+		// instantiatebinary writes the input into the build pod's stdin,
+		// a FIFO of the node agent under the server's data directory.
+		if dir, ok := podlogs.DirOf(optsGetter); ok {
+			storage["buildconfigs/instantiatebinary"] = &InstantiateBinaryREST{generator: generator,
+				builds: c.builds.BuildV1(), pods: c.core.CoreV1(), dir: dir, timeout: binaryTimeout}
+		}
 	}
 	// builds/log reads the build pod's log from the node agent's files,
 	// found through the directory optsGetter carries (podlogs.WithDir).
 	storage["builds/log"] = build.NewLogREST(builds.Store, optsGetter)
-	// Subresources later issues add here:
-	//   buildconfigs/instantiatebinary (binary input streamed to the pod).
 	return storage, nil
 }
 
