@@ -59,6 +59,7 @@ func NewCommand() *cobra.Command {
 				return err
 			}
 			job.Out = cmd.OutOrStdout()
+			job.Stdin = cmd.InOrStdin()
 			_, err = Run(ctx, job)
 			return err
 		},

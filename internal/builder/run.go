@@ -50,6 +50,8 @@ type Job struct {
 	TerminationLog string
 	// Out is the build log.
 	Out io.Writer
+	// Stdin is a binary build's input (the pod's stdin); nil reads none.
+	Stdin io.Reader
 	// Reporter reports to the API; nil reports nothing.
 	Reporter Reporter
 }
@@ -108,6 +110,20 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 
 	fetchStart := time.Now()
 	inputs := filepath.Join(job.WorkDir, "inputs")
+	if bin := b.Spec.Source.Binary; bin != nil {
+		if job.Stdin == nil {
+			return out, failure.New(buildv1.StatusReasonFetchSourceFailed, source.MessageFetchSourceFailed, errors.New("a binary build needs its input on stdin"))
+		}
+		if bin.AsFile != "" {
+			fmt.Fprintf(job.Out, "Receiving source from STDIN as file %s\n", bin.AsFile)
+		} else {
+			fmt.Fprintln(job.Out, "Receiving source from STDIN as archive ...")
+		}
+		if err := source.ExtractBinary(job.Stdin, inputs, bin.AsFile); err != nil {
+			addStage(stages, buildv1.StageFetchInputs, buildv1.StepFetchGitSource, fetchStart)
+			return out, failure.New(buildv1.StatusReasonFetchSourceFailed, source.MessageFetchSourceFailed, err)
+		}
+	}
 	info, err := source.Fetch(ctx, b, inputs, job.SourceSecretDir, job.Out)
 	addStage(stages, buildv1.StageFetchInputs, buildv1.StepFetchGitSource, fetchStart)
 	if err != nil {
