@@ -452,6 +452,9 @@ type startBuildOptions struct {
 	BuildLogLevel string
 	Follow        bool
 	Wait          bool
+	// Binary input (instantiatebinary): one of these.
+	FromDir, FromFile, FromArchive, FromRepo string
+	Exclude                                  string
 }
 
 func newCmdStartBuild(env *commandEnv) *cobra.Command {
@@ -481,6 +484,8 @@ func newCmdStartBuild(env *commandEnv) *cobra.Command {
 			switch {
 			case o.FromBuild != "" && len(args) > 0:
 				return errors.New("a build config name may not be given with --from-build")
+			case o.FromBuild == "" && len(args) != 1 && o.isBinary():
+				return errors.New("a build config name is required for a binary build")
 			case o.FromBuild == "" && len(args) != 1:
 				return errors.New("a build config name is required")
 			}
@@ -500,6 +505,11 @@ func newCmdStartBuild(env *commandEnv) *cobra.Command {
 	f.StringVar(&o.BuildLogLevel, "build-loglevel", "", "Specify the log level for the build log output")
 	f.BoolVarP(&o.Follow, "follow", "F", false, "Start a build and watch its logs until it completes or fails")
 	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait for a build to complete and exit with a non-zero return code if the build fails")
+	f.StringVar(&o.FromDir, "from-dir", "", "A directory to archive and use as the binary input for a build.")
+	f.StringVar(&o.FromFile, "from-file", "", "A file (or URL) to use as the binary input for the build; e.g. a Dockerfile.")
+	f.StringVar(&o.FromArchive, "from-archive", "", "An archive (tar, tar.gz) to use as the binary input for a build.")
+	f.StringVar(&o.FromRepo, "from-repo", "", "The path to a local source code repository to use as the binary input for a build (--commit selects the commit).")
+	f.StringVar(&o.Exclude, "exclude", defaultBinaryExclude, "A regular expression of the paths --from-dir leaves out.")
 	return cmd
 }
 
@@ -554,6 +564,9 @@ func parseKeyValues(flag string, values []string) ([]corev1.EnvVar, error) {
 }
 
 func runStartBuild(ctx context.Context, env *commandEnv, o *startBuildOptions) error {
+	if o.isBinary() {
+		return runStartBinaryBuild(ctx, env, o)
+	}
 	req, err := buildRequest(o)
 	if err != nil {
 		return err
@@ -571,6 +584,34 @@ func runStartBuild(ctx context.Context, env *commandEnv, o *startBuildOptions) e
 	if err != nil {
 		return err
 	}
+	return followStartedBuild(ctx, env, o, builds, namespace, b)
+}
+
+// runStartBinaryBuild starts a build with --from-dir/-file/-archive/-repo
+// as its binary input.
+func runStartBinaryBuild(ctx context.Context, env *commandEnv, o *startBuildOptions) error {
+	if len(o.Env) > 0 || len(o.BuildArgs) > 0 {
+		fmt.Fprintln(env.streams.ErrOut, "WARNING: Specifying environment variables or build arguments with binary builds is not supported.")
+	}
+	builds, _, namespace, err := buildClients(env)
+	if err != nil {
+		return err
+	}
+	in, err := o.binaryInput(ctx)
+	if err != nil {
+		return err
+	}
+	defer in.body.Close()
+	b, err := instantiateBinary(ctx, builds, namespace, o.BuildConfig, in)
+	if err != nil {
+		return err
+	}
+	return followStartedBuild(ctx, env, o, builds, namespace, b)
+}
+
+// followStartedBuild prints that b started and follows or waits for it as
+// --follow and --wait ask.
+func followStartedBuild(ctx context.Context, env *commandEnv, o *startBuildOptions, builds buildclient.Interface, namespace string, b *buildv1.Build) error {
 	fmt.Fprintf(env.streams.Out, "build.build.openshift.io/%s started\n", b.Name)
 	if o.Follow {
 		if err := streamBuildLog(ctx, builds, namespace, b.Name, &buildv1.BuildLogOptions{Follow: true}, env.streams.Out); err != nil {
