@@ -82,4 +82,43 @@ func TestBinaryBuild(t *testing.T) {
 	if cfg.Config.Labels["io.openshift.build.name"] != "time-1" {
 		t.Errorf("image labels %v lack io.openshift.build.name=time-1", cfg.Config.Labels)
 	}
+	if !strings.Contains(out, "Receiving source from STDIN as archive") {
+		t.Errorf("--follow did not show the build log:\n%s", out)
+	}
+
+	// --from-repo: the commit of a local repository, as a tar, with its
+	// metadata as the build's revision; the context dir applies inside it.
+	uri, commit := gitRepo(t)
+	repoBC := dockerBC("repo", "", "busybox", "", b.busybox, nil, "")
+	repoBC.Spec.Source.Type, repoBC.Spec.Source.Binary = buildv1.BuildSourceBinary, &buildv1.BinaryBuildSource{}
+	repoBC.Spec.Triggers = nil
+	if _, err := b.builds.BuildV1().BuildConfigs(ns).Create(ctx, repoBC, createOpts); err != nil {
+		t.Fatal(err)
+	}
+	out = c.run("start-build", "repo", "--from-repo", strings.TrimPrefix(uri, "file://"), "--wait")
+	if !strings.Contains(out, "build.build.openshift.io/repo-1 started") {
+		t.Errorf("start-build --from-repo:\n%s", out)
+	}
+	got = b.waitBuild(t, ns, "repo-1", time.Minute)
+	if got.Status.Phase != buildv1.BuildPhaseComplete {
+		t.Fatalf("repo-1: %s (%s: %s)\n%s", got.Status.Phase, got.Status.Reason, got.Status.Message, b.buildLog(ns, "repo-1"))
+	}
+	if r := got.Spec.Revision; r == nil || r.Git == nil || r.Git.Commit != commit || r.Git.Author.Name != "Veer Muchandi" || r.Git.Message != "The time app" {
+		t.Errorf("repo-1 revision %+v, want commit %s by Veer Muchandi", r, commit)
+	}
+
+	// --from-file: one file, named as the file (here the Dockerfile).
+	dockerfile := filepath.Join(t.TempDir(), "Dockerfile")
+	writeFile(t, dockerfile, "FROM busybox\nLABEL from-file=yes\n")
+	fileBC := dockerBC("file", "", "", "", b.busybox, nil, "")
+	fileBC.Spec.Source.Type, fileBC.Spec.Source.Binary = buildv1.BuildSourceBinary, &buildv1.BinaryBuildSource{}
+	fileBC.Spec.Triggers = nil
+	if _, err := b.builds.BuildV1().BuildConfigs(ns).Create(ctx, fileBC, createOpts); err != nil {
+		t.Fatal(err)
+	}
+	c.run("start-build", "file", "--from-file", dockerfile, "--wait")
+	got = b.waitBuild(t, ns, "file-1", time.Minute)
+	if got.Status.Phase != buildv1.BuildPhaseComplete || got.Spec.Source.Binary == nil || got.Spec.Source.Binary.AsFile != "Dockerfile" {
+		t.Fatalf("file-1: %s (%s: %s), source %+v\n%s", got.Status.Phase, got.Status.Reason, got.Status.Message, got.Spec.Source, b.buildLog(ns, "file-1"))
+	}
 }
