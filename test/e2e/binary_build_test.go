@@ -121,4 +121,18 @@ func TestBinaryBuild(t *testing.T) {
 	if got.Status.Phase != buildv1.BuildPhaseComplete || got.Spec.Source.Binary == nil || got.Spec.Source.Binary.AsFile != "Dockerfile" {
 		t.Fatalf("file-1: %s (%s: %s), source %+v\n%s", got.Status.Phase, got.Status.Reason, got.Status.Message, got.Spec.Source, b.buildLog(ns, "file-1"))
 	}
+
+	// A build that fails before its pod runs answers 400 with its message.
+	ghost := dockerBC("ghost", "", "", "", b.busybox, &corev1.ObjectReference{Kind: "DockerImage", Name: b.hub.Host + "/veer/ghost:latest"}, "ghost")
+	ghost.Spec.Source.Type, ghost.Spec.Source.Binary = buildv1.BuildSourceBinary, &buildv1.BinaryBuildSource{}
+	ghost.Spec.Triggers = nil
+	if _, err := b.builds.BuildV1().BuildConfigs(ns).Create(ctx, ghost, createOpts); err != nil {
+		t.Fatal(err)
+	}
+	if errOut := c.fail("start-build", "ghost", "--from-file", dockerfile); !strings.Contains(errOut, "ghost") || !strings.Contains(errOut, "did not start") {
+		t.Errorf("start-build of a build that cannot start: %s", errOut)
+	}
+	if got := b.waitBuild(t, ns, "ghost-1", time.Minute); got.Status.Reason != buildv1.StatusReasonMissingPushSecret {
+		t.Errorf("ghost-1 is %s (%s), want MissingPushSecret", got.Status.Phase, got.Status.Reason)
+	}
 }
