@@ -120,11 +120,25 @@ func (r *InstantiateBinaryREST) serve(ctx context.Context, namespace, name strin
 		return nil, err
 	}
 	fifo := r.dir.ContainerStdin(namespace, buildgenerator.PodName(b.Name), binaryContainer)
-	f, err := openWriter(waitCtx, fifo)
+	f, err := openWriter(waitCtx, fifo, func() error {
+		// The pod may end before it reads: then its FIFO is gone for good.
+		current, err := r.builds.Builds(namespace).Get(waitCtx, b.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil
+		}
+		if current.Status.Phase == buildv1.BuildPhaseRunning {
+			return nil
+		}
+		_, err = r.checkBuild(waitCtx, current)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			r.cancel(context.WithoutCancel(ctx), namespace, b.Name)
 			return nil, apierrors.NewTimeoutError(fmt.Sprintf("timed out waiting for build %s to read its input", b.Name), 0)
+		}
+		if apierrors.IsBadRequest(err) {
+			return nil, err
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to stream the build input to build %s: %v", b.Name, err))
 	}
@@ -205,13 +219,17 @@ func (r *InstantiateBinaryREST) checkBuild(ctx context.Context, b *buildv1.Build
 
 // openWriter opens the FIFO for writing once its reader (the node agent
 // feeding the container) is there.
-func openWriter(ctx context.Context, path string) (*os.File, error) {
+// ended, asked between attempts, answers the error of a build that ended.
+func openWriter(ctx context.Context, path string, ended func() error) (*os.File, error) {
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err == nil {
 			return f, nil
 		}
 		if !errors.Is(err, syscall.ENXIO) && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := ended(); err != nil {
 			return nil, err
 		}
 		select {
