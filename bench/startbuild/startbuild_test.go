@@ -1,0 +1,459 @@
+// Package startbuild_bench measures the seed build through the whole of
+// Slipway: `slipway start-build time --wait` against a running `slipway
+// server` (build controller, build pod, `slipway builder`, buildkitd) from
+// the command's start to the Build being Complete with
+// status.output.to.imageDigest set, the output pushed with a push secret to
+// an htpasswd+TLS docker-registry. Cold (buildkit cache pruned) once, then
+// warm rounds, side by side with Debian's buildah (bud --runtime runc +
+// push) on the same Dockerfile and registry. It prints the medians and the
+// warm/buildah ratio.
+//
+//	go test -run '^$' -bench StartBuild -benchtime 1x ./bench/startbuild/
+package startbuild_bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bkclient "github.com/moby/buildkit/client"
+	buildv1 "github.com/openshift/api/build/v1"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
+)
+
+// warmRounds is the number of warm start-builds (and warm buildah runs).
+const warmRounds = 5
+
+const (
+	hubUser     = "veer"
+	hubPassword = "s3cret-pass"
+	ns          = "ext-image-push"
+)
+
+func BenchmarkStartBuild(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("builds need root (buildkitd's runc worker, build pods as host processes); run the benchmark as root")
+	}
+	for _, bin := range []string{"go", "make", "runc", "docker-registry", "htpasswd", "busybox", "git", "buildah"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			b.Skipf("%s is not installed (hack/install-deps.sh installs the build tests' packages; buildah is the baseline)", bin)
+		}
+	}
+	root := repoRoot(b)
+	appDir := fixtureApp(b, root)
+	slipway := buildSlipway(b, root)
+	buildkitd := buildBuildkitd(b, root)
+
+	hub := buildtest.StartRegistry(b, hubUser, hubPassword)
+	busybox := buildtest.PushBusybox(b, hub)
+	srv := startServer(b, slipway, "--buildkitd", buildkitd, "--registry-ca", hub.Host+"="+hub.CAFile)
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.kubeconfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	builds := buildclient.NewForConfigOrDie(cfg)
+
+	uri := gitRepo(b, appDir)
+	output := hub.Host + "/veer/mytime:latest"
+	srv.run(b, "new-project", ns)
+	srv.run(b, "create", "secret", "docker-registry", "dockerhub", "--docker-server="+hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+hubPassword)
+	srv.run(b, "secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	// No ConfigChange trigger: the first build is the one timed cold.
+	bcFile := filepath.Join(b.TempDir(), "bc.yaml")
+	writeFile(b, bcFile, fmt.Sprintf(`apiVersion: build.openshift.io/v1
+kind: BuildConfig
+metadata:
+  name: time
+spec:
+  runPolicy: Serial
+  source:
+    type: Git
+    git:
+      uri: %s
+      ref: main
+    contextDir: busybox
+  strategy:
+    type: Docker
+    dockerStrategy:
+      from:
+        kind: DockerImage
+        name: %s
+  output:
+    to:
+      kind: DockerImage
+      name: %s
+    pushSecret:
+      name: dockerhub
+`, uri, busybox, output))
+	srv.run(b, "create", "-f", bcFile)
+
+	ctx := context.Background()
+	started := regexp.MustCompile(`build\.build\.openshift\.io/(time-\d+) started`)
+	startBuild := func() time.Duration {
+		start := time.Now()
+		out := srv.run(b, "start-build", "time", "--wait")
+		m := started.FindStringSubmatch(out)
+		if m == nil {
+			b.Fatalf("start-build printed no build name:\n%s", out)
+		}
+		// --wait returns at the end; the Build must be Complete with its digest.
+		for {
+			got, err := builds.BuildV1().Builds(ns).Get(ctx, m[1], metav1.GetOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			switch got.Status.Phase {
+			case buildv1.BuildPhaseComplete:
+				if got.Status.Output.To != nil && strings.HasPrefix(got.Status.Output.To.ImageDigest, "sha256:") {
+					return time.Since(start)
+				}
+			case buildv1.BuildPhaseFailed, buildv1.BuildPhaseError, buildv1.BuildPhaseCancelled:
+				logs, _, _ := srv.exec("logs", "-n", ns, "build/"+m[1])
+				b.Fatalf("%s is %s (%s: %s)\n%s", m[1], got.Status.Phase, got.Status.Reason, got.Status.Message, logs)
+			}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatalf("%s not Complete with a digest after 5m: %s", m[1], got.Status.Phase)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	prune := func() {
+		c, err := bkclient.New(ctx, "unix://"+filepath.Join(srv.dataDir, "buildkit", "buildkitd.sock"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Prune(ctx, nil, bkclient.PruneAll); err != nil {
+			b.Fatalf("prune: %v", err)
+		}
+	}
+
+	// buildah gets the Dockerfile slipway builds: the fixture's with the
+	// last FROM replaced by strategy.from (slipway also appends its
+	// OPENSHIFT_BUILD_* ENV and io.openshift.build.* LABEL lines).
+	contextDir := buildahContext(b, filepath.Join(appDir, "busybox"), busybox)
+
+	var cold time.Duration
+	var warm, bahWarm []time.Duration
+	var bahCold time.Duration
+	b.ResetTimer()
+	for range b.N {
+		prune()
+		cold = startBuild()
+		warm = nil
+		for range warmRounds {
+			warm = append(warm, startBuild())
+		}
+		bah := buildahRounds(b, hub, contextDir, output, 1+warmRounds)
+		bahCold, bahWarm = bah[0], bah[1:]
+	}
+	b.StopTimer()
+	ratio := median(warm).Seconds() / median(bahWarm).Seconds()
+	b.ReportMetric(cold.Seconds(), "cold-s")
+	b.ReportMetric(median(warm).Seconds(), "warm-s")
+	b.ReportMetric(median(bahWarm).Seconds(), "buildah-s")
+	b.ReportMetric(ratio, "warm/buildah")
+	fmt.Printf("start-build cold %s, warm median %s, buildah median %s, warm/buildah %.2f (buildah cold %s; %d warm rounds each)\n",
+		cold.Round(time.Millisecond), median(warm).Round(time.Millisecond), median(bahWarm).Round(time.Millisecond),
+		ratio, bahCold.Round(time.Millisecond), warmRounds)
+}
+
+// buildahContext copies the app's context dir and rewrites its last FROM.
+func buildahContext(b *testing.B, src, from string) string {
+	dir := b.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, _ := e.Info()
+		if e.Name() == "Dockerfile" {
+			lines := strings.Split(string(data), "\n")
+			for i := len(lines) - 1; i >= 0; i-- {
+				if f := strings.Fields(lines[i]); len(f) > 1 && strings.EqualFold(f[0], "FROM") {
+					lines[i] = "FROM " + from
+					break
+				}
+			}
+			data = []byte(strings.Join(lines, "\n"))
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, info.Mode().Perm()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// buildahRounds times `buildah bud` + `buildah push` n times with fresh
+// storage: the first round is cold, the others warm (--layers).
+func buildahRounds(b *testing.B, reg *buildtest.Registry, contextDir, output string, n int) []time.Duration {
+	root := b.TempDir()
+	certDir := b.TempDir()
+	ca, err := os.ReadFile(reg.CAFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	writeFile(b, filepath.Join(certDir, "ca.crt"), string(ca))
+	authFile := filepath.Join(b.TempDir(), "auth.json")
+	writeFile(b, authFile, string(reg.DockerConfig(reg.Password)))
+	storage := []string{"--root", filepath.Join(root, "root"), "--runroot", filepath.Join(root, "run"), "--storage-driver", "overlay"}
+	run := func(args ...string) {
+		cmd := exec.Command("buildah", append(slices.Clone(storage), args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("buildah %v: %v\n%s", args, err, out)
+		}
+	}
+	var out []time.Duration
+	for range n {
+		start := time.Now()
+		run("bud", "--runtime", "runc", "--layers", "--tls-verify", "--cert-dir", certDir, "--authfile", authFile, "-t", output, contextDir)
+		run("push", "--tls-verify", "--cert-dir", certDir, "--authfile", authFile, output)
+		out = append(out, time.Since(start))
+	}
+	return out
+}
+
+// repoRoot is the module root above the working directory.
+func repoRoot(b *testing.B) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			b.Fatal("repository root (go.mod) not found")
+		}
+		dir = parent
+	}
+}
+
+// fixtureApp is ../shared's time-app, or the copy under test/e2e/testdata.
+func fixtureApp(b *testing.B, root string) string {
+	for _, dir := range []string{
+		filepath.Join(root, "..", "shared", "fixtures", "seed-walkthrough", "time-app"),
+		filepath.Join(root, "test", "e2e", "testdata", "seed-walkthrough", "time-app"),
+	} {
+		if _, err := os.Stat(filepath.Join(dir, "busybox", "Dockerfile")); err == nil {
+			return dir
+		}
+	}
+	b.Skip("seed-walkthrough time-app fixture not found")
+	return ""
+}
+
+func buildSlipway(b *testing.B, root string) string {
+	bin := filepath.Join(b.TempDir(), "slipway")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/slipway")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/slipway: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// buildBuildkitd is the repository's bin/buildkitd, made with `make
+// bin/buildkitd` when it is missing.
+func buildBuildkitd(b *testing.B, root string) string {
+	bin := filepath.Join(root, "bin", "buildkitd")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	cmd := exec.Command("make", "bin/buildkitd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Skipf("buildkitd could not be built (make bin/buildkitd): %v\n%s", err, out)
+	}
+	return bin
+}
+
+// gitRepo makes a git repository on branch main from the time app and
+// returns its file:// URL.
+func gitRepo(b *testing.B, appDir string) string {
+	dir := filepath.Join(b.TempDir(), "time")
+	if out, err := exec.Command("cp", "-r", appDir, dir).CombinedOutput(); err != nil {
+		b.Fatalf("copying time-app: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "."}, {"commit", "-q", "-m", "The time app"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Veer Muchandi", "GIT_AUTHOR_EMAIL=veer@example.com",
+			"GIT_COMMITTER_NAME=Veer Muchandi", "GIT_COMMITTER_EMAIL=veer@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return "file://" + dir
+}
+
+// server is one running `slipway server` with a temp data dir on free
+// loopback ports, as test/e2e's harness runs it.
+type server struct {
+	bin     string
+	dataDir string
+	listen  string
+	home    string
+	// kubeconfigPath is the CLI's copy of admin.kubeconfig.
+	kubeconfigPath string
+	cmd            *exec.Cmd
+	logs           *lockedBuffer
+	done           chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startServer(b *testing.B, bin string, extraArgs ...string) *server {
+	// A short path: buildkitd's socket lives under the data dir and a unix
+	// socket path must fit in 108 bytes.
+	dataDir, err := os.MkdirTemp("", "swb")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = os.RemoveAll(dataDir) })
+	s := &server{bin: bin, dataDir: dataDir, listen: buildtest.FreePort(b), home: b.TempDir(), logs: &lockedBuffer{}, done: make(chan struct{})}
+	args := append([]string{"server", "--data-dir", dataDir, "--listen", s.listen, "--registry-listen", buildtest.FreePort(b)}, extraArgs...)
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	b.Cleanup(func() { s.stop(b) })
+	s.waitReady(b)
+	// The CLI gets its own copy of the admin's kubeconfig (new-project
+	// switches its context).
+	data, err := os.ReadFile(filepath.Join(dataDir, "admin.kubeconfig"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.kubeconfigPath = filepath.Join(s.home, "kubeconfig")
+	writeFile(b, s.kubeconfigPath, string(data))
+	return s
+}
+
+func (s *server) stop(b *testing.B) {
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	if b.Failed() {
+		b.Logf("server logs:\n%s", tail(s.logs.String(), 60))
+	}
+}
+
+func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "admin.kubeconfig") }
+
+// waitReady waits until /readyz answers 200 to the admin token.
+func (s *server) waitReady(b *testing.B) {
+	deadline := time.Now().Add(2 * time.Minute)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			b.Fatalf("slipway server exited early:\n%s", tail(s.logs.String(), 60))
+		default:
+		}
+		if token, err := os.ReadFile(filepath.Join(s.dataDir, "admin.token")); err == nil {
+			req, _ := http.NewRequest("GET", "https://"+s.listen+"/readyz", nil)
+			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.Fatalf("slipway server not ready after 2m:\n%s", tail(s.logs.String(), 60))
+}
+
+// run runs `slipway args...` as the admin and returns stdout; it fails the
+// benchmark when the command fails.
+func (s *server) run(b *testing.B, args ...string) string {
+	out, errOut, err := s.exec(args...)
+	if err != nil {
+		b.Fatalf("slipway %s: %v\nstdout:\n%s\nstderr:\n%s\nserver logs:\n%s", strings.Join(args, " "), err, out, errOut, tail(s.logs.String(), 40))
+	}
+	return out
+}
+
+func (s *server) exec(args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfigPath, "HOME="+s.home)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+func writeFile(b *testing.B, path, content string) {
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(s, "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
