@@ -51,8 +51,6 @@ type Controller struct {
 
 	buildLister  buildlisters.BuildLister
 	podLister    corelisters.PodLister
-	saLister     corelisters.ServiceAccountLister
-	secretLister corelisters.SecretLister
 	streamLister imagelisters.ImageStreamLister
 	synced       []cache.InformerSynced
 
@@ -72,8 +70,6 @@ func New(builds buildclient.Interface, kube kubernetes.Interface, informers Info
 		kube:         kube,
 		buildLister:  informers.Builds.Lister(),
 		podLister:    informers.Pods.Lister(),
-		saLister:     informers.ServiceAccounts.Lister(),
-		secretLister: informers.Secrets.Lister(),
 		streamLister: informers.ImageStreams.Lister(),
 		synced: []cache.InformerSynced{
 			informers.Builds.Informer().HasSynced, informers.Pods.Informer().HasSynced,

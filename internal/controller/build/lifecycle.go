@@ -59,14 +59,20 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	}
 	b.Status.OutputDockerImageReference = output
 
-	sa, err := c.saLister.ServiceAccounts(b.Namespace).Get(b.Spec.ServiceAccount)
+	// The service account and its secrets are read from the API, not the
+	// informer caches: a `secrets link` made just before `start-build` (the
+	// walkthrough's order) must be seen by this build. Once per build start.
+	sa, err := c.kube.CoreV1().ServiceAccounts(b.Namespace).Get(ctx, b.Spec.ServiceAccount, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
 	}
 	if err != nil {
 		return err
 	}
-	secrets := c.serviceAccountSecrets(sa)
+	secrets, err := c.serviceAccountSecrets(ctx, sa)
+	if err != nil {
+		return err
+	}
 	if b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil {
 		if s := SelectSecret(output, secrets); s != nil {
 			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
@@ -78,7 +84,7 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 		}
 	}
 	if ps := b.Spec.Output.PushSecret; b.Spec.Output.To != nil && ps != nil {
-		if _, err := c.secretLister.Secrets(b.Namespace).Get(ps.Name); apierrors.IsNotFound(err) {
+		if _, err := c.kube.CoreV1().Secrets(b.Namespace).Get(ctx, ps.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			// OpenShift leaves such a build Pending until the secret
 			// appears; Slipway fails it at once so nothing hangs.
 			return c.finish(ctx, b, buildv1.BuildPhaseFailed, buildv1.StatusReasonMissingPushSecret,
@@ -169,14 +175,19 @@ func (c *Controller) resolveOutput(b *buildv1.Build) (string, bool) {
 
 // serviceAccountSecrets returns the existing secrets sa lists,
 // imagePullSecrets first.
-func (c *Controller) serviceAccountSecrets(sa *corev1.ServiceAccount) []*corev1.Secret {
+func (c *Controller) serviceAccountSecrets(ctx context.Context, sa *corev1.ServiceAccount) ([]*corev1.Secret, error) {
 	var secrets []*corev1.Secret
 	for _, name := range buildgenerator.ServiceAccountSecretNames(sa) {
-		if s, err := c.secretLister.Secrets(sa.Namespace).Get(name); err == nil {
-			secrets = append(secrets, s)
+		s, err := c.kube.CoreV1().Secrets(sa.Namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue // a dangling reference, as OpenShift skips it
+		case err != nil:
+			return nil, fmt.Errorf("reading secret %s/%s of service account %s: %w", sa.Namespace, name, sa.Name, err)
 		}
+		secrets = append(secrets, s)
 	}
-	return secrets
+	return secrets, nil
 }
 
 // SelectSecret picks the secret for pushing to or pulling image: the first
