@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		s, stop, err := testserver.StartForMain(filepath.Join(dir, "server"), testserver.Options{})
+		s, stop, err := testserver.StartForMain(testserver.Options{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -53,7 +53,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	s, stop, err := testserver.StartForMain(filepath.Join(dir, "api"), testserver.Options{RegistryHostname: addr})
+	s, stop, err := testserver.StartForMain(testserver.Options{RegistryHostname: addr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the API server:", err)
 		return 1

@@ -60,10 +60,34 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-// StartForMain is Start for a TestMain: dir is the scratch directory the
-// caller removes; stop ends the server.
-func StartForMain(dir string, o Options) (s *Server, stop func(), err error) {
-	return start(dir, o)
+// StartForMain is Start for a TestMain: the server works in a scratch
+// directory of its own, and stop ends the server and removes it.
+func StartForMain(o Options) (s *Server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "slipway-testserver-")
+	if err != nil {
+		return nil, nil, err
+	}
+	s, stopServer, err := start(dir, o)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return s, func() { stopServer(); os.RemoveAll(dir) }, nil
+}
+
+// Main is a whole TestMain for packages whose tests share one server: it
+// starts the server, hands it to use, runs the tests, stops the server and
+// exits with the tests' code.
+func Main(m *testing.M, o Options, use func(*Server)) {
+	s, stop, err := StartForMain(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test API server:", err)
+		os.Exit(1)
+	}
+	use(s)
+	code := m.Run()
+	stop()
+	os.Exit(code)
 }
 
 func start(dir string, o Options) (*Server, func(), error) {

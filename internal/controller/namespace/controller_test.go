@@ -3,9 +3,7 @@ package namespace
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -33,22 +31,7 @@ import (
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "namespace-controller-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	s, stop, err := testserver.StartForMain(dir, testserver.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testserver.Main(m, testserver.Options{}, func(s *testserver.Server) { server = s })
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,22 +27,7 @@ import (
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "serviceaccount-controller-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	s, stop, err := testserver.StartForMain(dir, testserver.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	server = s
-	code := m.Run()
-	stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testserver.Main(m, testserver.Options{}, func(s *testserver.Server) { server = s })
 }
 
 // fixture runs the controller against the real API server with real
