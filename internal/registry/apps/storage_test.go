@@ -13,11 +13,11 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
-	"github.com/slipway-dev/slipway/internal/registry/image/imagetesting"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 func TestStorageAgainstEtcd(t *testing.T) {
-	storage, err := NewStorage(imagetesting.RESTOptions(t))
+	storage, err := NewStorage(storagetest.NewOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

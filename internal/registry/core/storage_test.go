@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/apiserver/pkg/registry/rest"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/storagetest"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 func TestNewStorage(t *testing.T) {

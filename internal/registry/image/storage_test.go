@@ -7,11 +7,11 @@ import (
 
 	"k8s.io/apiserver/pkg/registry/rest"
 
-	"github.com/slipway-dev/slipway/internal/registry/image/imagetesting"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 func TestNewStorage(t *testing.T) {
-	storage, err := NewStorage(imagetesting.RESTOptions(t), "registry.local:5000")
+	storage, err := NewStorage(storagetest.NewOptions(t), "registry.local:5000")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/registry/core/namespace"
-	"github.com/slipway-dev/slipway/internal/registry/core/storagetest"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 // TestProjectsOverNamespaces runs new-project, get, list, watch, update and

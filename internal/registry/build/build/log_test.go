@@ -17,7 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/podlogs"
-	"github.com/slipway-dev/slipway/internal/registry/core/storagetest"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 	"github.com/slipway-dev/slipway/internal/scheme"
 )
 

@@ -9,7 +9,7 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/storagetest"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 func newTestREST(t *testing.T) (*REST, rest.Updater) {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
-	"github.com/slipway-dev/slipway/internal/registry/image/imagetesting"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 const registryHost = "registry.test:5000"
@@ -57,7 +57,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	opts := imagetesting.RESTOptions(t)
+	opts := storagetest.NewOptions(t)
 	images, err := image.NewREST(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
-	"github.com/slipway-dev/slipway/internal/registry/image/imagetesting"
+	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 const (
@@ -34,7 +34,7 @@ type fixture struct {
 // newFixture builds the real stores of this group on a throwaway etcd.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	opts := imagetesting.RESTOptions(t)
+	opts := storagetest.NewOptions(t)
 
 	streams, err := imagestream.NewREST(opts, host)
 	if err != nil {

@@ -23,9 +23,10 @@ type Options struct {
 // GetRESTOptions implements generic.RESTOptionsGetter.
 func (o Options) GetRESTOptions(resource schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
 	return generic.RESTOptions{
-		StorageConfig:  o.Config.ForResource(resource),
-		Decorator:      generic.UndecoratedStorage,
-		ResourcePrefix: resource.Group + "/" + resource.Resource,
+		StorageConfig:           o.Config.ForResource(resource),
+		Decorator:               generic.UndecoratedStorage,
+		DeleteCollectionWorkers: 1,
+		ResourcePrefix:          resource.Group + "/" + resource.Resource,
 	}, nil
 }
 
@@ -39,6 +40,7 @@ func NewOptions(t testing.TB) Options {
 	}
 	t.Cleanup(server.Stop)
 	config := storagebackend.NewDefaultConfig("/registry", scheme.Codecs.LegacyCodec(scheme.GroupVersions...))
+	config.EncodeVersioner = schema.GroupVersions(scheme.GroupVersions)
 	config.Transport.ServerList = []string{server.ClientURL}
 	return Options{Config: config}
 }
