@@ -68,6 +68,27 @@ func FindImageEvent(stream *imagev1.ImageStream, id string) *imagev1.TagEvent {
 	return found
 }
 
+// MatchingImages returns, once each and in the order first seen, the
+// images of the stream's status events whose name is id or starts with id,
+// so a caller can tell an unknown prefix from an ambiguous one.
+func MatchingImages(stream *imagev1.ImageStream, id string) []string {
+	if id == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var images []string
+	for _, list := range stream.Status.Tags {
+		for _, event := range list.Items {
+			if event.Image == "" || seen[event.Image] || !strings.HasPrefix(event.Image, id) {
+				continue
+			}
+			seen[event.Image] = true
+			images = append(images, event.Image)
+		}
+	}
+	return images
+}
+
 // AddTagEvent records next as the newest event of tag and reports whether the
 // stream's status changed. It follows OpenShift's rule: when the newest event
 // already has the same reference, image and generation nothing happens; the
