@@ -31,6 +31,7 @@ import (
 	buildv1 "github.com/openshift/api/build/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
@@ -68,6 +69,10 @@ func BenchmarkStartBuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	builds := buildclient.NewForConfigOrDie(cfg)
+	var trace *timeline
+	if os.Getenv("SLIPWAY_BENCH_TRACE") != "" {
+		trace = &timeline{}
+	}
 
 	uri := gitRepo(b, appDir)
 	output := hub.Host + "/veer/mytime:latest"
@@ -105,6 +110,13 @@ spec:
 	srv.run(b, "create", "-f", bcFile)
 
 	ctx := context.Background()
+	if trace != nil {
+		tctx, cancel := context.WithCancel(ctx)
+		b.Cleanup(cancel)
+		if err := trace.watch(tctx, builds, kubernetes.NewForConfigOrDie(cfg), ns); err != nil {
+			b.Fatal(err)
+		}
+	}
 	started := regexp.MustCompile(`build\.build\.openshift\.io/(time-\d+) started`)
 	startBuild := func() time.Duration {
 		start := time.Now()
@@ -122,7 +134,11 @@ spec:
 			switch got.Status.Phase {
 			case buildv1.BuildPhaseComplete:
 				if got.Status.Output.To != nil && strings.HasPrefix(got.Status.Output.To.ImageDigest, "sha256:") {
-					return time.Since(start)
+					took := time.Since(start)
+					if trace != nil {
+						trace.print(os.Stdout, start, got)
+					}
+					return took
 				}
 			case buildv1.BuildPhaseFailed, buildv1.BuildPhaseError, buildv1.BuildPhaseCancelled:
 				logs, _, _ := srv.exec("logs", "-n", ns, "build/"+m[1])

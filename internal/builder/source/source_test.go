@@ -52,7 +52,9 @@ func TestFetchFileURL(t *testing.T) {
 		wantShallow, wantSubmodule    bool
 		wantFile                      string
 	}{
-		{name: "default branch is a shallow recursive clone", wantCommit: r.second, wantRef: "main", wantShallow: true, wantSubmodule: true, wantFile: "app.txt"},
+		// A local repository is cloned from its path, with hard links: no
+		// shallow history (git ignores --depth there), submodules still.
+		{name: "default branch", wantCommit: r.second, wantRef: "main", wantSubmodule: true, wantFile: "app.txt"},
 		{name: "branch ref", ref: "main", wantCommit: r.second, wantRef: "main", wantSubmodule: true},
 		{name: "other branch", ref: "feature", wantCommit: r.featureID, wantRef: "feature", wantFile: "feature.txt"},
 		{name: "tag", ref: "v1", wantCommit: r.first, wantRef: "v1"},
@@ -145,7 +147,7 @@ func TestFetchFailures(t *testing.T) {
 		{"missing context dir", gitBuild(r.fileURL("app.git"), "", "", "nope"), buildv1.StatusReasonInvalidContextDirectory, MessageInvalidContextDirectory, `"nope" not found`},
 		{"context dir is a file", gitBuild(r.fileURL("app.git"), "", "", "app.txt"), buildv1.StatusReasonInvalidContextDirectory, MessageInvalidContextDirectory, "not a directory"},
 		{"context dir leaves the tree", gitBuild(r.fileURL("app.git"), "", "", "../etc"), buildv1.StatusReasonInvalidContextDirectory, MessageInvalidContextDirectory, "leaves the source tree"},
-		{"no such repository", gitBuild(r.fileURL("missing.git"), "", "", ""), buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, "does not appear to be a git repository"},
+		{"no such repository", gitBuild(r.fileURL("missing.git"), "", "", ""), buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, "does not exist"},
 		{"no such ref", gitBuild(r.fileURL("app.git"), "nosuchbranch", "", ""), buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, "nosuchbranch"},
 		{"unknown host", gitBuild("http://nosuchhost.invalid/app.git", "", "", ""), buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, "nosuchhost.invalid"},
 	}
@@ -279,8 +281,8 @@ func TestFetchHTTPBasicAuth(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Fetch: %v", err)
 			}
-			if tc.ref == "" && (info.Commit != r.second || !exists(filepath.Join(work, "lib", "lib.txt"))) {
-				t.Errorf("commit %s, submodule present %v", info.Commit, exists(filepath.Join(work, "lib", "lib.txt")))
+			if tc.ref == "" && (info.Commit != r.second || !exists(filepath.Join(work, "lib", "lib.txt")) || !isShallow(t, work)) {
+				t.Errorf("commit %s, submodule present %v, shallow %v", info.Commit, exists(filepath.Join(work, "lib", "lib.txt")), isShallow(t, work))
 			}
 			if tc.ref == "v1" && info.Commit != r.first {
 				t.Errorf("commit %s, want %s", info.Commit, r.first)
