@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -16,10 +17,6 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
-
-// ExcludeSecretAnnotation, set to "true" on a secret, keeps it out of the
-// list (and so out of imports), as in OpenShift.
-const ExcludeSecretAnnotation = "openshift.io/image.excludeSecret"
 
 // SecretsGetter returns every secret of a namespace.
 type SecretsGetter func(ctx context.Context, namespace string) ([]corev1.Secret, error)
@@ -54,7 +51,7 @@ func PullSecrets(ctx context.Context, secrets SecretsGetter, namespace string) (
 		if s.Type != corev1.SecretTypeDockercfg && s.Type != corev1.SecretTypeDockerConfigJson {
 			continue
 		}
-		if s.Annotations[ExcludeSecretAnnotation] == "true" {
+		if s.Annotations[imagev1.ExcludeImageSecretAnnotation] == "true" {
 			continue
 		}
 		out = append(out, s)

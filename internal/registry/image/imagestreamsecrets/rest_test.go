@@ -36,8 +36,8 @@ func TestGetListsPullSecretsOfTheNamespace(t *testing.T) {
 	dockerjson := map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"reg.example.com":{"auth":"dTpw"}}}`)}
 	create("app", "old-style", corev1.SecretTypeDockercfg, dockercfg, nil)
 	create("app", "new-style", corev1.SecretTypeDockerConfigJson, dockerjson, nil)
-	create("app", "excluded", corev1.SecretTypeDockerConfigJson, dockerjson, map[string]string{ExcludeSecretAnnotation: "true"})
-	create("app", "not-excluded", corev1.SecretTypeDockerConfigJson, dockerjson, map[string]string{ExcludeSecretAnnotation: "false"})
+	create("app", "excluded", corev1.SecretTypeDockerConfigJson, dockerjson, map[string]string{imagev1.ExcludeImageSecretAnnotation: "true"})
+	create("app", "not-excluded", corev1.SecretTypeDockerConfigJson, dockerjson, map[string]string{imagev1.ExcludeImageSecretAnnotation: "false"})
 	create("app", "opaque", corev1.SecretTypeOpaque, map[string][]byte{"config.json": dockerjson[corev1.DockerConfigJsonKey]}, nil)
 	create("other", "elsewhere", corev1.SecretTypeDockerConfigJson, dockerjson, nil)
 
