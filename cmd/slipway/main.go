@@ -9,6 +9,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/builder"
 	"github.com/slipway-dev/slipway/internal/cli"
+	_ "github.com/slipway-dev/slipway/internal/cli/translations"
 	"github.com/slipway-dev/slipway/internal/server"
 )
 
