@@ -11,10 +11,21 @@ import (
 	"github.com/slipway-dev/slipway/internal/cli"
 	_ "github.com/slipway-dev/slipway/internal/cli/translations"
 	"github.com/slipway-dev/slipway/internal/server"
+	"github.com/slipway-dev/slipway/internal/standby"
 )
 
 func main() {
+	if standby.Requested() {
+		// Started ahead of need by the node agent: wait for the command.
+		os.Exit(standby.Serve(run))
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs one slipway command line and returns its exit code.
+func run(args []string) int {
 	root := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
 	root.AddCommand(server.NewCommand(), builder.NewCommand())
-	os.Exit(cli.Run(root))
+	root.SetArgs(args)
+	return cli.Run(root)
 }
