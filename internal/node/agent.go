@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/slipway-dev/slipway/internal/podlogs"
+	"github.com/slipway-dev/slipway/internal/standby"
 )
 
 // AgentName names the work queue and the log records.
@@ -57,6 +58,9 @@ type Config struct {
 	// StopGracePeriod is the time between SIGTERM and SIGKILL; zero means
 	// DefaultStopGracePeriod.
 	StopGracePeriod time.Duration
+	// Standby keeps a standby process (internal/standby) of each program
+	// that is this executable, so host-process pods skip its start-up.
+	Standby bool
 }
 
 // Agent runs this machine's pods.
@@ -89,12 +93,21 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.StopGracePeriod <= 0 {
 		cfg.StopGracePeriod = DefaultStopGracePeriod
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("node agent: finding its own executable: %w", err)
+	}
 	if cfg.Programs == nil {
-		self, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("node agent: finding its own executable: %w", err)
-		}
 		cfg.Programs = map[string]string{"slipway": self}
+	}
+	host := hostProcess{programs: cfg.Programs}
+	if cfg.Standby {
+		host.standby = map[string]*standby.Pool{}
+		for _, program := range cfg.Programs {
+			if program == self && host.standby[program] == nil {
+				host.standby[program] = standby.NewPool(program)
+			}
+		}
 	}
 	a := &Agent{
 		cfg:      cfg,
@@ -102,7 +115,7 @@ func New(cfg Config) (*Agent, error) {
 		pods:     cfg.Pods.Lister(),
 		synced:   cfg.Pods.Informer().HasSynced,
 		logs:     podlogs.Dir(cfg.DataDir),
-		runtimes: []Runtime{hostProcess{programs: cfg.Programs}},
+		runtimes: []Runtime{host},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: AgentName},
@@ -119,7 +132,7 @@ func New(cfg Config) (*Agent, error) {
 		}
 		a.queue.Add(key)
 	}
-	_, err := cfg.Pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	_, err = cfg.Pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    enqueue,
 		UpdateFunc: func(_, obj any) { enqueue(obj) },
 		DeleteFunc: enqueue,
@@ -149,6 +162,9 @@ func (a *Agent) Run(ctx context.Context, workers int) error {
 	}
 	<-ctx.Done()
 	a.log.Info("stopping: stopping every pod")
+	for _, pool := range host(a).standby {
+		pool.Close()
+	}
 	a.stopAll()
 	return nil
 }

@@ -3,11 +3,14 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/slipway-dev/slipway/internal/standby"
 )
 
 // Runtime runs the containers of the pods it handles. The agent picks one
@@ -60,6 +63,19 @@ const HostProcessAnnotation = "slipway.dev/host-process"
 // children too.
 type hostProcess struct {
 	programs map[string]string
+	// standby holds, by program path, the pool of standby processes of
+	// programs that are this executable (nil when not used).
+	standby map[string]*standby.Pool
+}
+
+// host is the agent's host-process runtime.
+func host(a *Agent) hostProcess {
+	for _, rt := range a.runtimes {
+		if h, ok := rt.(hostProcess); ok {
+			return h
+		}
+	}
+	return hostProcess{}
 }
 
 func (hostProcess) Name() string { return "host-process" }
@@ -76,6 +92,15 @@ func (h hostProcess) Start(spec ContainerSpec) (Process, error) {
 	program, ok := h.programs[argv[0]]
 	if !ok {
 		return nil, fmt.Errorf("host-process pods may not run %q", argv[0])
+	}
+	if pool := h.standby[program]; pool != nil {
+		cmd, err := pool.Start(standby.Request{Argv0: argv[0], Args: argv[1:], Env: spec.Env, Dir: spec.WorkDir},
+			standby.Files{Stdin: spec.Stdin, Stdout: spec.Log, Stderr: spec.Log})
+		if err == nil {
+			return &hostProc{cmd: cmd}, nil
+		}
+		// Not fatal: the program starts the ordinary way below.
+		slog.Warn("no standby process, starting the program", "program", program, "err", err)
 	}
 	cmd := exec.Command(program, argv[1:]...)
 	cmd.Args[0] = argv[0]

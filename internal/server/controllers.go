@@ -81,6 +81,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		BuildkitHost: c.buildkitHost,
 		Client:       client,
 		Pods:         core.Pods(),
+		Standby:      true,
 	})
 	if err != nil {
 		return err
