@@ -7,11 +7,21 @@ import (
 
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	"github.com/slipway-dev/slipway/internal/image"
+	"github.com/slipway-dev/slipway/internal/registry/core/secret"
+	"github.com/slipway-dev/slipway/internal/registry/image/imagestreamsecrets"
 	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 func TestNewStorage(t *testing.T) {
-	storage, err := NewStorage(storagetest.NewOptions(t), "registry.local:5000")
+	opts := storagetest.NewOptions(t)
+	secrets, err := secret.NewREST(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(secrets.Destroy)
+	storage, err := NewStorage(opts, "registry.local:5000",
+		WithSecrets(imagestreamsecrets.FromLister(secrets)), WithImporter(image.NewClient(image.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +38,7 @@ func TestNewStorage(t *testing.T) {
 		}
 	}
 	sort.Strings(keys)
-	if got, want := strings.Join(keys, ","), "images,imagestreammappings,imagestreams,imagestreams/status,imagestreamtags"; got != want {
+	if got, want := strings.Join(keys, ","), "images,imagestreamimages,imagestreamimports,imagestreammappings,imagestreams,imagestreams/secrets,imagestreams/status,imagestreamtags"; got != want {
 		t.Errorf("resources = %s, want %s", got, want)
 	}
 	if _, ok := storage["imagestreams/status"].(rest.Patcher); !ok {

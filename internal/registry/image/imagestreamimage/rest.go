@@ -15,8 +15,8 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	imagemeta "github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
-	"github.com/slipway-dev/slipway/internal/registry/image/imagestreammapping"
 )
 
 // REST serves imagestreamimages.
@@ -116,7 +116,7 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 	if image.DockerImageMetadata.Object == nil && len(image.DockerImageMetadata.Raw) == 0 {
 		// Images stored with their raw manifest and config but without
 		// metadata (written by an older client) still show it.
-		if err := imagestreammapping.ImageWithMetadata(image); err != nil {
+		if err := imagemeta.ImageWithMetadata(image); err != nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("reading the metadata of image %s: %w", image.Name, err))
 		}
 	}
