@@ -3,6 +3,7 @@ package image
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -45,11 +46,11 @@ func ParseReference(s string) (Reference, error) {
 	} else {
 		r.Registry, r.Repository = DockerHub, rest
 	}
-	if r.Registry == DockerHub && !strings.Contains(r.Repository, "/") {
+	if r.Registry == DockerHub && r.Repository != "" && !strings.Contains(r.Repository, "/") {
 		r.Repository = "library/" + r.Repository
 	}
-	if r.Repository == "" {
-		return Reference{}, fmt.Errorf("invalid image reference %q: no repository", s)
+	if slices.Contains(strings.Split(r.Repository, "/"), "") {
+		return Reference{}, fmt.Errorf("invalid image reference %q: empty repository path component", s)
 	}
 	if _, err := name.NewRepository(r.RepositoryName()); err != nil {
 		return Reference{}, fmt.Errorf("invalid image reference %q: %w", s, err)
