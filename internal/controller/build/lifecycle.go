@@ -69,10 +69,16 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := c.serviceAccountSecrets(ctx, sa)
+	// One list rather than a GET per secret: the build pod waits on this.
+	list, err := c.kube.CoreV1().Secrets(b.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the secrets of %s: %w", b.Namespace, err)
 	}
+	byName := make(map[string]*corev1.Secret, len(list.Items))
+	for i := range list.Items {
+		byName[list.Items[i].Name] = &list.Items[i]
+	}
+	secrets := serviceAccountSecrets(sa, byName)
 	if b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil {
 		if s := SelectSecret(output, secrets); s != nil {
 			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
@@ -84,7 +90,7 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 		}
 	}
 	if ps := b.Spec.Output.PushSecret; b.Spec.Output.To != nil && ps != nil {
-		if _, err := c.kube.CoreV1().Secrets(b.Namespace).Get(ctx, ps.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if byName[ps.Name] == nil {
 			// OpenShift leaves such a build Pending until the secret
 			// appears; Slipway fails it at once so nothing hangs.
 			return c.finish(ctx, b, buildv1.BuildPhaseFailed, buildv1.StatusReasonMissingPushSecret,
@@ -174,20 +180,16 @@ func (c *Controller) resolveOutput(b *buildv1.Build) (string, bool) {
 }
 
 // serviceAccountSecrets returns the existing secrets sa lists,
-// imagePullSecrets first.
-func (c *Controller) serviceAccountSecrets(ctx context.Context, sa *corev1.ServiceAccount) ([]*corev1.Secret, error) {
+// imagePullSecrets first; dangling references are skipped, as OpenShift
+// skips them.
+func serviceAccountSecrets(sa *corev1.ServiceAccount, byName map[string]*corev1.Secret) []*corev1.Secret {
 	var secrets []*corev1.Secret
 	for _, name := range buildgenerator.ServiceAccountSecretNames(sa) {
-		s, err := c.kube.CoreV1().Secrets(sa.Namespace).Get(ctx, name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			continue // a dangling reference, as OpenShift skips it
-		case err != nil:
-			return nil, fmt.Errorf("reading secret %s/%s of service account %s: %w", sa.Namespace, name, sa.Name, err)
+		if s := byName[name]; s != nil {
+			secrets = append(secrets, s)
 		}
-		secrets = append(secrets, s)
 	}
-	return secrets, nil
+	return secrets
 }
 
 // SelectSecret picks the secret for pushing to or pulling image: the first
