@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/openshift/api/image/docker10"
 	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -287,5 +288,34 @@ func TestPlainHTTPOnlyToLoopbackOrInsecure(t *testing.T) {
 	defer cancel()
 	if _, err := insecure.RoundTrip(req.WithContext(c)); err != nil && strings.Contains(err.Error(), "refused: the registry is not insecure") {
 		t.Errorf("insecure transport refused plain HTTP: %v", err)
+	}
+}
+
+func TestRemoteOptionsPull(t *testing.T) {
+	reg, client, keyring := privateRegistry(t)
+	digest := reg.PushRandom(t, "veer/app:latest")
+	ref, opts, err := client.RemoteOptions(ctx(t), mustParse(t, reg.Ref("veer/app")), ImportOptions{Keyring: keyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref, opts...)
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	if got, err := img.Digest(); err != nil || got.String() != digest {
+		t.Errorf("pulled %v, %v; want %s", got, err, digest)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers %v, %v", layers, err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatalf("fetching the layer: %v", err)
+	}
+	rc.Close()
+	tags, err := client.Tags(ctx(t), mustParse(t, reg.Ref("veer/app")), ImportOptions{Keyring: keyring})
+	if err != nil || !slices.Equal(tags, []string{"latest"}) {
+		t.Errorf("Tags = %v, %v", tags, err)
 	}
 }

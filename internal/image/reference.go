@@ -2,58 +2,34 @@ package image
 
 import (
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	godigest "github.com/opencontainers/go-digest"
+	"github.com/slipway-dev/slipway/internal/registry/image/imageref"
 )
 
 // DockerHub is the registry name Docker Hub references are normalised to.
 const DockerHub = "docker.io"
 
-// tagPattern is docker's tag grammar.
-var tagPattern = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-
 // Reference is a parsed image reference; Docker Hub names are normalised
 // ("busybox" -> docker.io/library/busybox, registry "docker.io").
 type Reference struct{ Registry, Repository, Tag, Digest string }
 
-// ParseReference parses registry/repo[:tag][@digest] the way docker does:
-// the first path component is a registry only when it holds a "." or ":"
-// or is "localhost"; anything else is a Docker Hub repository, and a
-// single-component Hub name lives under library/.
+// ParseReference parses registry/repo[:tag][@digest] with the API server's
+// grammar (imageref: the first component is a registry only when it holds
+// a "." or ":" or is "localhost"), then normalises Docker Hub: no registry
+// or any of its aliases is docker.io, and a one-component Hub repository
+// lives under library/.
 func ParseReference(s string) (Reference, error) {
-	var r Reference
-	rest := s
-	if before, dig, ok := strings.Cut(rest, "@"); ok {
-		if err := godigest.Digest(dig).Validate(); err != nil {
-			return Reference{}, fmt.Errorf("invalid image reference %q: digest: %w", s, err)
-		}
-		r.Digest, rest = dig, before
-	}
-	// A tag follows the last ":" after the last "/" (a ":" before it is a port).
-	if i := strings.LastIndexByte(rest, ':'); i > strings.LastIndexByte(rest, '/') {
-		r.Tag, rest = rest[i+1:], rest[:i]
-		if !tagPattern.MatchString(r.Tag) {
-			return Reference{}, fmt.Errorf("invalid image reference %q: tag %q does not match %s", s, r.Tag, tagPattern)
-		}
-	}
-	first, path, hasPath := strings.Cut(rest, "/")
-	if hasPath && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		r.Registry, r.Repository = RegistryHost(first), path
-	} else {
-		r.Registry, r.Repository = DockerHub, rest
-	}
-	if r.Registry == DockerHub && r.Repository != "" && !strings.Contains(r.Repository, "/") {
-		r.Repository = "library/" + r.Repository
-	}
-	if slices.Contains(strings.Split(r.Repository, "/"), "") {
-		return Reference{}, fmt.Errorf("invalid image reference %q: empty repository path component", s)
-	}
-	if _, err := name.NewRepository(r.RepositoryName()); err != nil {
+	parsed, err := imageref.Parse(s)
+	if err != nil {
 		return Reference{}, fmt.Errorf("invalid image reference %q: %w", s, err)
+	}
+	r := Reference{Registry: DockerHub, Repository: parsed.Path, Tag: parsed.Tag, Digest: parsed.Digest}
+	if parsed.Registry != "" {
+		r.Registry = RegistryHost(parsed.Registry)
+	}
+	if r.Registry == DockerHub && !strings.Contains(r.Repository, "/") {
+		r.Repository = "library/" + r.Repository
 	}
 	return r, nil
 }
