@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 )
 
 // Environment variables of the build pod's docker-build container (the
@@ -137,19 +136,13 @@ type APIReporter struct {
 	Name      string
 }
 
-// ReportDetails applies the findings to the current Build and PUTs it to
-// the details subresource, retrying on conflicts.
+// ReportDetails PUTs the findings to the details subresource. The server
+// merges only the builder's fields into the stored Build, so the PUT
+// carries no resourceVersion and needs no GET first: one round trip.
 func (r *APIReporter) ReportDetails(ctx context.Context, apply func(*buildv1.Build)) error {
-	builds := r.Client.BuildV1().Builds(r.Namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current, err := builds.Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		apply(current)
-		_, err = builds.UpdateDetails(ctx, r.Name, current, metav1.UpdateOptions{})
-		return err
-	})
+	details := &buildv1.Build{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace}}
+	apply(details)
+	_, err := r.Client.BuildV1().Builds(r.Namespace).UpdateDetails(ctx, r.Name, details, metav1.UpdateOptions{})
 	if err != nil {
 		return fmt.Errorf("updating builds/%s/details in %s: %w", r.Name, r.Namespace, err)
 	}
