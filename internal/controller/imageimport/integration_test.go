@@ -64,7 +64,7 @@ func start(t *testing.T, ns string, cfg Config) *harness {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := c.Run(ctx, 2); err != nil {
+		if err := c.Run(ctx, 2); err != nil && ctx.Err() == nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
