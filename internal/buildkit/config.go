@@ -2,7 +2,6 @@ package buildkit
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,21 +46,6 @@ func splitCA(v string) (host, file string) {
 		return h, f
 	}
 	return "", v
-}
-
-// IsLoopback reports whether a registry HOST[:PORT] is on the loopback
-// interface (127.0.0.0/8, ::1, localhost).
-func IsLoopback(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // renderConfig writes buildkitd.toml's registry section for cfg; global CA

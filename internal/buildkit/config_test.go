@@ -77,22 +77,6 @@ func TestRenderConfig(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	for host, want := range map[string]bool{
-		"127.0.0.1:5000": true,
-		"127.8.9.10":     true,
-		"localhost:5000": true,
-		"[::1]:5000":     true,
-		"::1":            true,
-		"10.0.0.1:5000":  false,
-		"quay.io":        false,
-	} {
-		if got := IsLoopback(host); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
-		}
-	}
-}
-
 func TestTrustEnv(t *testing.T) {
 	root := t.TempDir()
 	ca := filepath.Join(root, "in.pem")

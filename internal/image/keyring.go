@@ -126,5 +126,16 @@ func (k Keyring) Lookup(registry string) (user, password string, ok bool) {
 	return "", "", false
 }
 
+// Logins calls fn with each registry's login (the one Lookup returns).
+func (k Keyring) Logins(fn func(host, user, password string)) {
+	seen := map[string]bool{}
+	for _, c := range k.entries {
+		if !seen[c.host] {
+			seen[c.host] = true
+			fn(c.host, c.user, c.password)
+		}
+	}
+}
+
 // Empty reports whether the keyring holds no login at all.
 func (k Keyring) Empty() bool { return len(k.entries) == 0 }

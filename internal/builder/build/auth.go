@@ -2,8 +2,6 @@ package build
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"github.com/docker/cli/cli/config/types"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
+
+	"github.com/slipway-dev/slipway/internal/image"
 )
 
 // Credential is one registry login from a docker config file.
@@ -54,69 +54,24 @@ func LoadKeyring(dir string) (Keyring, error) {
 	return nil, fmt.Errorf("%s holds none of %s", dir, strings.Join(secretKeys, ", "))
 }
 
-// dockerAuth is one entry of a .dockercfg or of config.json's "auths".
-type dockerAuth struct {
-	Auth     string `json:"auth"`
-	Username string `json:"username"`
-	Password string `json:"password"`
-}
-
-// ParseDockerConfig parses both the config.json form ({"auths": {...}})
-// and the legacy .dockercfg form ({"host": {...}}).
+// ParseDockerConfig reads a docker config (config.json's {"auths": ...}
+// or the legacy .dockercfg form) into a Keyring, with internal/image's
+// parser and host rules.
 func ParseDockerConfig(data []byte) (Keyring, error) {
-	var wrapped struct {
-		Auths map[string]dockerAuth `json:"auths"`
-	}
-	if err := json.Unmarshal(data, &wrapped); err != nil {
-		return nil, errors.New("not a docker config JSON document")
-	}
-	entries := wrapped.Auths
-	if entries == nil {
-		if err := json.Unmarshal(data, &entries); err != nil {
-			return nil, errors.New("not a docker config JSON document")
-		}
+	parsed, err := image.ParseDockerConfig(data)
+	if err != nil {
+		return nil, err
 	}
 	k := Keyring{}
-	for key, a := range entries {
-		c := Credential{Username: a.Username, Password: a.Password}
-		if a.Auth != "" {
-			raw, err := base64.StdEncoding.DecodeString(a.Auth)
-			if err != nil {
-				return nil, fmt.Errorf("entry for %s: auth is not base64", key)
-			}
-			user, pass, ok := strings.Cut(string(raw), ":")
-			if !ok {
-				return nil, fmt.Errorf("entry for %s: auth is not user:password", key)
-			}
-			c = Credential{Username: user, Password: pass}
-		}
-		k[RegistryHost(key)] = c
-	}
+	parsed.Logins(func(host, user, password string) {
+		k[host] = Credential{Username: user, Password: password}
+	})
 	return k, nil
-}
-
-// RegistryHost normalises a docker config key or a registry host to
-// host[:port]: schemes and paths are dropped and Docker Hub's names all
-// become docker.io.
-func RegistryHost(key string) string {
-	h := key
-	if i := strings.Index(h, "://"); i >= 0 {
-		h = h[i+3:]
-	}
-	if i := strings.IndexByte(h, '/'); i >= 0 {
-		h = h[:i]
-	}
-	h = strings.ToLower(h)
-	switch h {
-	case "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com":
-		return "docker.io"
-	}
-	return h
 }
 
 // Lookup returns the credential for a registry host.
 func (k Keyring) Lookup(host string) (Credential, bool) {
-	c, ok := k[RegistryHost(host)]
+	c, ok := k[image.RegistryHost(host)]
 	return c, ok
 }
 

@@ -8,22 +8,6 @@ import (
 	"testing"
 )
 
-func TestRegistryHost(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://index.docker.io/v1/": "docker.io",
-		"registry-1.docker.io":        "docker.io",
-		"docker.io":                   "docker.io",
-		"127.0.0.1:5000":              "127.0.0.1:5000",
-		"https://127.0.0.1:5000/v2/":  "127.0.0.1:5000",
-		"Quay.IO/some/repo":           "quay.io",
-		"http://localhost:5000":       "localhost:5000",
-	} {
-		if got := RegistryHost(in); got != want {
-			t.Errorf("RegistryHost(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestParseDockerConfig(t *testing.T) {
 	tests := []struct {
 		name    string

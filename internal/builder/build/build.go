@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-dev/slipway/internal/builder/failure"
+	"github.com/slipway-dev/slipway/internal/image"
 )
 
 // Options is one build.
@@ -177,7 +178,7 @@ func registryOf(ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("output image %q: %w", ref, err)
 	}
-	return RegistryHost(r.Context().RegistryStr()), nil
+	return image.RegistryHost(r.Context().RegistryStr()), nil
 }
 
 // frontendAttrs turns the build options into dockerfile frontend attrs.
