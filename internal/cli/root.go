@@ -94,6 +94,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 	f := cmdutil.NewFactory(matchVersionFlags)
 	env := &commandEnv{flags: configFlags, factory: f, streams: streams}
 
+	hookImageDescribers() // describe is: oc's layout (image.go)
 	groups := templates.CommandGroups{
 		{
 			Message: "Basic Commands:",
@@ -114,6 +115,8 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 				newCmdNewBuild(env),
 				newCmdStartBuild(env),
 				newCmdCancelBuild(env),
+				newCmdTag(env),
+				newCmdImportImage(env),
 			},
 		},
 		{
