@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/auth"
+	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/scheme"
 )
@@ -49,6 +50,10 @@ type Config struct {
 	// DataDir is where the node agent keeps pod logs, which pods/log and
 	// builds/log read; empty serves no logs.
 	DataDir string
+	// Registries is the registry client imagestreamimports use; nil means
+	// one with no extra trust (loopback registries over plain HTTP, the
+	// system CAs for the others).
+	Registries *image.Client
 }
 
 // Server is a configured, not yet running, API server.
@@ -143,7 +148,11 @@ func New(c Config) (*Server, error) {
 	if c.DataDir != "" {
 		optsGetter = podlogs.WithDir(optsGetter, podlogs.Dir(c.DataDir))
 	}
-	if err := installAPIGroups(generic, optsGetter, config.LoopbackClientConfig, c.RegistryHostname); err != nil {
+	registries := c.Registries
+	if registries == nil {
+		registries = image.NewClient(image.Options{UserAgent: "slipway"})
+	}
+	if err := installAPIGroups(generic, optsGetter, config.LoopbackClientConfig, c.RegistryHostname, registries); err != nil {
 		return nil, err
 	}
 	generic.AddPostStartHookOrDie("slipway-system-namespaces", ensureSystemNamespaces(client))

@@ -13,17 +13,19 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	restclient "k8s.io/client-go/rest"
 
+	"github.com/slipway-dev/slipway/internal/image"
 	appsregistry "github.com/slipway-dev/slipway/internal/registry/apps"
 	"github.com/slipway-dev/slipway/internal/registry/authentication/selfsubjectreview"
 	buildregistry "github.com/slipway-dev/slipway/internal/registry/build"
 	"github.com/slipway-dev/slipway/internal/registry/core"
 	imagegroup "github.com/slipway-dev/slipway/internal/registry/image"
+	"github.com/slipway-dev/slipway/internal/registry/image/imagestreamsecrets"
 	projectregistry "github.com/slipway-dev/slipway/internal/registry/project"
 	"github.com/slipway-dev/slipway/internal/scheme"
 )
 
 // installAPIGroups installs /api/v1 and every /apis group Slipway serves.
-func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, loopback *restclient.Config, registryHostname string) error {
+func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, loopback *restclient.Config, registryHostname string, registries *image.Client) error {
 	coreStorage, err := core.NewStorage(optsGetter)
 	if err != nil {
 		return fmt.Errorf("core storage: %w", err)
@@ -36,7 +38,13 @@ func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.R
 	if err != nil {
 		return fmt.Errorf("build storage: %w", err)
 	}
-	images, err := imagegroup.NewStorage(optsGetter, registryHostname)
+	secrets, ok := coreStorage.Resources["secrets"].(rest.Lister)
+	if !ok {
+		return fmt.Errorf("core storage: secrets cannot be listed")
+	}
+	images, err := imagegroup.NewStorage(optsGetter, registryHostname,
+		imagegroup.WithSecrets(imagestreamsecrets.FromLister(secrets)),
+		imagegroup.WithImporter(registries))
 	if err != nil {
 		return fmt.Errorf("image storage: %w", err)
 	}

@@ -40,8 +40,8 @@ type registryEntry struct {
 	cas       []string
 }
 
-// splitCA splits a --registry-ca value into its optional host and file.
-func splitCA(v string) (host, file string) {
+// SplitRegistryCA splits a --registry-ca value into its optional host and file.
+func SplitRegistryCA(v string) (host, file string) {
 	if h, f, ok := strings.Cut(v, "="); ok && h != "" && !strings.ContainsRune(h, '/') {
 		return h, f
 	}
@@ -73,7 +73,7 @@ func renderConfig(cfg Config) (toml string, globalCAs []string, err error) {
 		e.plainHTTP = &yes
 	}
 	for _, v := range cfg.RegistryCAs {
-		host, file := splitCA(v)
+		host, file := SplitRegistryCA(v)
 		abs, err := filepath.Abs(file)
 		if err != nil {
 			return "", nil, fmt.Errorf("registry CA %s: %w", file, err)

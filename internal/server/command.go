@@ -4,6 +4,8 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
 
 	"log/slog"
 	"net"
@@ -17,8 +19,10 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/buildkit"
+	"github.com/slipway-dev/slipway/internal/controller/imageimport"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/etcd"
+	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/imageregistry"
 )
 
@@ -36,14 +40,22 @@ type Options struct {
 	RegistryListen string
 	// Buildkitd is the buildkitd executable; empty finds it next to slipway.
 	Buildkitd string
-	// InsecureRegistries and RegistryCAs configure how builds reach registries.
+	// InsecureRegistries and RegistryCAs configure how builds, imports
+	// and pods reach registries.
 	InsecureRegistries []string
 	RegistryCAs        []string
+	// ImageImportInterval is how often scheduled tags are checked;
+	// ImageImportRate caps scheduled imports per minute (-1: no cap).
+	ImageImportInterval time.Duration
+	ImageImportRate     int
 }
 
 // NewCommand returns `slipway server`.
 func NewCommand() *cobra.Command {
-	o := &Options{DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2, RegistryListen: imageregistry.DefaultListen}
+	o := &Options{
+		DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2, RegistryListen: imageregistry.DefaultListen,
+		ImageImportInterval: imageimport.DefaultInterval, ImageImportRate: imageimport.DefaultRatePerMinute,
+	}
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Slipway API server, controllers and etcd on this machine",
@@ -68,8 +80,10 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.IntVar(&o.Workers, "controller-workers", o.Workers, "Parallel syncs per controller")
 	f.StringVar(&o.RegistryListen, "registry-listen", o.RegistryListen, "IP:port the internal image registry listens on (plain HTTP)")
 	f.StringVar(&o.Buildkitd, "buildkitd", "", "Path of the buildkitd executable (default: next to slipway, else on PATH)")
-	f.StringArrayVar(&o.InsecureRegistries, "insecure-registry", nil, "HOST[:PORT] of a registry builds may reach without TLS verification (repeatable); loopback registries may always speak plain HTTP")
-	f.StringArrayVar(&o.RegistryCAs, "registry-ca", nil, "CA bundle builds trust for registries: FILE for all, or HOST[:PORT]=FILE for one, which is then reached over HTTPS even on loopback (repeatable)")
+	f.StringArrayVar(&o.InsecureRegistries, "insecure-registry", nil, "HOST[:PORT] of a registry builds, imports and pods may reach without TLS verification (repeatable); loopback registries may always speak plain HTTP")
+	f.StringArrayVar(&o.RegistryCAs, "registry-ca", nil, "CA bundle trusted for registries: FILE for all, or HOST[:PORT]=FILE for one, which builds then reach over HTTPS even on loopback (repeatable)")
+	f.DurationVar(&o.ImageImportInterval, "image-import-interval", o.ImageImportInterval, "How often image stream tags with importPolicy.scheduled are re-imported (minimum 1s)")
+	f.IntVar(&o.ImageImportRate, "image-import-rate", o.ImageImportRate, "Scheduled image imports per minute, bursting to twice that; -1 for no limit")
 	return cmd
 }
 
@@ -97,6 +111,13 @@ func Run(ctx context.Context, o Options) error {
 		etcdServers = []string{member.ClientURL}
 	}
 
+	registries, err := registryClient(o)
+	if err != nil {
+		return err
+	}
+	if o.ImageImportInterval < imageimport.MinInterval {
+		return fmt.Errorf("--image-import-interval %s is below the minimum %s", o.ImageImportInterval, imageimport.MinInterval)
+	}
 	s, err := apiserver.New(apiserver.Config{
 		Listen:               o.Listen,
 		CertFile:             dir.pki().ServingCert,
@@ -109,6 +130,7 @@ func Run(ctx context.Context, o Options) error {
 		AdminToken:           adminToken,
 		RegistryHostname:     clientHost(o.RegistryListen),
 		DataDir:              string(dir),
+		Registries:           registries,
 	})
 	if err != nil {
 		return err
@@ -141,6 +163,10 @@ func Run(ctx context.Context, o Options) error {
 			dataDir:       string(dir),
 			apiListen:     clientHost(o.Listen),
 			buildkitHost:  buildkitAddress,
+			imageImport: imageimport.Config{
+				Interval:      o.ImageImportInterval,
+				RatePerMinute: o.ImageImportRate,
+			},
 		})
 	})
 
@@ -181,4 +207,33 @@ func startBuildkit(ctx context.Context, o Options, dataDir, registryHost string)
 		return ""
 	}
 	return d.Address()
+}
+
+// registryClient is the client imports (and pulls) use: the system's CAs
+// plus every --registry-ca file (a host-scoped one is trusted for every
+// registry here), and the --insecure-registry hosts.
+func registryClient(o Options) (*image.Client, error) {
+	var roots *x509.CertPool
+	if len(o.RegistryCAs) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		for _, v := range o.RegistryCAs {
+			_, file := buildkit.SplitRegistryCA(v)
+			pem, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("--registry-ca: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--registry-ca %s: no PEM certificate in it", file)
+			}
+		}
+		roots = pool
+	}
+	return image.NewClient(image.Options{
+		InsecureRegistries: o.InsecureRegistries,
+		RootCAs:            roots,
+		UserAgent:          "slipway",
+	}), nil
 }

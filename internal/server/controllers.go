@@ -18,6 +18,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/controller/build"
 	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
+	"github.com/slipway-dev/slipway/internal/controller/imageimport"
 	"github.com/slipway-dev/slipway/internal/controller/namespace"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/node"
@@ -31,6 +32,7 @@ type controllerConfig struct {
 	dataDir       string
 	apiListen     string
 	buildkitHost  string
+	imageImport   imageimport.Config
 }
 
 // startControllers runs the in-process controllers and the node agent
@@ -73,6 +75,10 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		Secrets:         core.Secrets(),
 		ImageStreams:    imageInformers.Image().V1().ImageStreams(),
 	})
+	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), c.imageImport)
+	// Registries configured to notify Slipway (see the README) post here;
+	// the API server authenticates them (the admin token).
+	s.Generic.Handler.NonGoRestfulMux.Handle("/registry/notifications", imports.NotificationHandler())
 	apiHost, apiPort, _ := net.SplitHostPort(c.apiListen)
 	agent, err := node.New(node.Config{
 		DataDir:      c.dataDir,
@@ -101,6 +107,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	run("namespace", ns.Run)
 	run("buildconfig", bc.Run)
 	run("build", b.Run)
+	run("imageimport", imports.Run)
 	run("node", agent.Run)
 	return nil
 }
