@@ -19,6 +19,8 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
+
+	imagemeta "github.com/slipway-dev/slipway/internal/image"
 )
 
 // maxConflictRetries bounds how often the stream write is recomputed when
@@ -162,7 +164,7 @@ func (r *REST) addEvent(ctx context.Context, mapping *imagev1.ImageStreamMapping
 }
 
 // PrepareImage returns the Image to store for a pushed image: its metadata
-// filled from its manifest and config (ImageWithMetadata), and, when the
+// filled from its manifest and config (image.ImageWithMetadata), and, when the
 // registry keeps the blobs (annotation image.openshift.io/manifestBlobStored
 // "true"), without the raw manifest and config, as OpenShift stores it.
 func PrepareImage(in *imagev1.Image) (*imagev1.Image, error) {
@@ -170,7 +172,7 @@ func PrepareImage(in *imagev1.Image) (*imagev1.Image, error) {
 	img.Namespace = ""
 	img.ResourceVersion = ""
 	img.UID = ""
-	if err := ImageWithMetadata(img); err != nil {
+	if err := imagemeta.ImageWithMetadata(img); err != nil {
 		return nil, err
 	}
 	if img.Annotations[imagev1.ImageManifestBlobStoredAnnotation] == "true" {
