@@ -552,12 +552,13 @@ func runImportImage(ctx context.Context, images imageclient.Interface, namespace
 		suffix = " (dry run)"
 	}
 	if len(failures) > 0 {
-		fmt.Fprintf(out, "imagestream.image.openshift.io/%s imported with errors%s\n\n", o.Name, suffix)
+		fmt.Fprintf(out, "imagestream.image.openshift.io/%s imported with errors%s\n", o.Name, suffix)
 	} else {
-		fmt.Fprintf(out, "imagestream.image.openshift.io/%s imported%s\n\n", o.Name, suffix)
+		fmt.Fprintf(out, "imagestream.image.openshift.io/%s imported%s\n", o.Name, suffix)
 	}
+	// A dry run may answer without the stream it would write.
 	if result.Status.Import != nil {
-		fmt.Fprint(out, describeImageStream(result.Status.Import, time.Now()))
+		fmt.Fprint(out, "\n"+describeImageStream(result.Status.Import, time.Now()))
 	}
 	if len(failures) > 0 {
 		return errors.New(strings.Join(failures, "\n"))
