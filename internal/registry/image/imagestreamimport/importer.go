@@ -142,19 +142,11 @@ func (run *importRun) options(tag string, policy imagev1.TagImportPolicy) image.
 	return o
 }
 
-// importOne fetches one image. A registry answering 401 with the
-// namespace's credentials is asked again anonymously, as OpenShift does: a
-// wrong secret for a registry must not hide its public images. When that
-// fails too, the first error is the one reported.
+// importOne fetches one image. The client itself asks a registry that
+// refuses the namespace's credentials again anonymously, as OpenShift
+// does, and reports the first error when that fails too.
 func (run *importRun) importOne(ctx context.Context, ref image.Reference, o image.ImportOptions) (imagev1.ImageImportStatus, string) {
 	result, err := run.importer.Import(ctx, ref, o)
-	if err != nil && !o.Keyring.Empty() && image.ReasonOf(err) == metav1.StatusReasonUnauthorized {
-		anonymous := o
-		anonymous.Keyring = image.Keyring{}
-		if retried, retryErr := run.importer.Import(ctx, ref, anonymous); retryErr == nil {
-			result, err = retried, nil
-		}
-	}
 	if err == nil && (result == nil || result.Image == nil) {
 		err = errNoImage
 	}
@@ -170,18 +162,9 @@ func (run *importRun) importOne(ctx context.Context, ref image.Reference, o imag
 	return status, result.Reference
 }
 
-// tags lists a repository's tags, anonymously again after a 401 as
-// importOne does.
+// tags lists a repository's tags (the client retries anonymously too).
 func (run *importRun) tags(ctx context.Context, repo image.Reference, o image.ImportOptions) ([]string, error) {
-	tags, err := run.importer.Tags(ctx, repo, o)
-	if err != nil && !o.Keyring.Empty() && image.ReasonOf(err) == metav1.StatusReasonUnauthorized {
-		anonymous := o
-		anonymous.Keyring = image.Keyring{}
-		if retried, retryErr := run.importer.Tags(ctx, repo, anonymous); retryErr == nil {
-			return retried, nil
-		}
-	}
-	return tags, err
+	return run.importer.Tags(ctx, repo, o)
 }
 
 // latestFirst puts "latest" first and keeps the registry's order otherwise,
