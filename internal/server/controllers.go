@@ -6,6 +6,8 @@ import (
 	"net"
 	"time"
 
+	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
+	appsinformers "github.com/openshift/client-go/apps/informers/externalversions"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	buildinformers "github.com/openshift/client-go/build/informers/externalversions"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
@@ -19,6 +21,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/controller/build"
 	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
 	"github.com/slipway-dev/slipway/internal/controller/imageimport"
+	"github.com/slipway-dev/slipway/internal/controller/imagetrigger"
 	"github.com/slipway-dev/slipway/internal/controller/namespace"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/node"
@@ -61,7 +64,12 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	if err != nil {
 		return err
 	}
+	apps, err := appsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
 	buildInformers := buildinformers.NewSharedInformerFactory(builds, 10*time.Minute)
+	appsInformers := appsinformers.NewSharedInformerFactory(apps, 10*time.Minute)
 	imageInformers := imageinformers.NewSharedInformerFactory(images, 10*time.Minute)
 	core := s.KubeInformers.Core().V1()
 
@@ -75,6 +83,15 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		Secrets:         core.Secrets(),
 		ImageStreams:    imageInformers.Image().V1().ImageStreams(),
 	})
+	// New adds informer indexes: before the factories start.
+	trigger, err := imagetrigger.New(builds, apps, imagetrigger.Informers{
+		ImageStreams:      imageInformers.Image().V1().ImageStreams(),
+		BuildConfigs:      buildInformers.Build().V1().BuildConfigs(),
+		DeploymentConfigs: appsInformers.Apps().V1().DeploymentConfigs(),
+	})
+	if err != nil {
+		return err
+	}
 	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), c.imageImport)
 	// Registries configured to notify Slipway (see the README) post here;
 	// the API server authenticates them (the admin token).
@@ -95,6 +112,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	s.KubeInformers.Start(ctx.Done())
 	buildInformers.Start(ctx.Done())
 	imageInformers.Start(ctx.Done())
+	appsInformers.Start(ctx.Done())
 
 	run := func(name string, f func(context.Context, int) error) {
 		go func() {
@@ -108,6 +126,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	run("buildconfig", bc.Run)
 	run("build", b.Run)
 	run("imageimport", imports.Run)
+	run("imagetrigger", trigger.Run)
 	run("node", agent.Run)
 	return nil
 }
