@@ -1,0 +1,110 @@
+package deployer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Environment of the deployer pod's container: the deploymentconfig
+// controller sets the OPENSHIFT_* ones, the node agent the others.
+const (
+	EnvDeploymentName      = "OPENSHIFT_DEPLOYMENT_NAME"
+	EnvDeploymentNamespace = "OPENSHIFT_DEPLOYMENT_NAMESPACE"
+	EnvServiceHost         = "KUBERNETES_SERVICE_HOST"
+	EnvServicePort         = "KUBERNETES_SERVICE_PORT"
+	EnvServiceAccountDir   = "SLIPWAY_SERVICEACCOUNT_DIR"
+	EnvTerminationLog      = "SLIPWAY_TERMINATION_LOG"
+)
+
+// NewCommand returns `slipway deployer`, run by a deployer pod
+// "<rc>-deploy"; everything it needs comes from the environment.
+func NewCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "deployer",
+		Short:  "Roll out the deployment $OPENSHIFT_DEPLOYMENT_NAME (inside a deployer pod)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		// The failure is already in the log and the termination message.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			d, err := FromEnv(os.Getenv)
+			if err == nil {
+				d.Out = cmd.OutOrStdout()
+				err = d.Run(ctx)
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "error: %v\n", err)
+			}
+			if err != nil {
+				if p := os.Getenv(EnvTerminationLog); p != "" {
+					// One line: the pod's terminated.message.
+					_ = os.WriteFile(p, []byte(strings.Join(strings.Fields(err.Error()), " ")+"\n"), 0o644)
+				}
+			}
+			return err
+		},
+	}
+}
+
+// FromEnv returns the Deployer the pod's environment describes (contract:
+// OPENSHIFT_DEPLOYMENT_NAME, OPENSHIFT_DEPLOYMENT_NAMESPACE, and
+// KUBERNETES_SERVICE_HOST/PORT with SLIPWAY_SERVICEACCOUNT_DIR holding the
+// service account's token and ca.crt).
+func FromEnv(getenv func(string) string) (*Deployer, error) {
+	name, namespace := getenv(EnvDeploymentName), getenv(EnvDeploymentNamespace)
+	if name == "" || namespace == "" {
+		return nil, fmt.Errorf("%s and %s must be set: slipway deployer runs inside a deployer pod", EnvDeploymentName, EnvDeploymentNamespace)
+	}
+	cfg, err := inPodConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("core API client: %w", err)
+	}
+	images, err := imageclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("image API client: %w", err)
+	}
+	return &Deployer{Kube: kube, Images: images, Namespace: namespace, Name: name}, nil
+}
+
+// inPodConfig is the client config of a host-process pod: the API address
+// from KUBERNETES_SERVICE_HOST/PORT, the service account's token and CA
+// from SLIPWAY_SERVICEACCOUNT_DIR.
+func inPodConfig(getenv func(string) string) (*rest.Config, error) {
+	host, port, saDir := getenv(EnvServiceHost), getenv(EnvServicePort), getenv(EnvServiceAccountDir)
+	if host == "" {
+		return nil, errors.New(EnvServiceHost + " is not set")
+	}
+	if port == "" {
+		port = "443"
+	}
+	if saDir == "" {
+		return nil, errors.New(EnvServiceAccountDir + " is not set")
+	}
+	token, err := os.ReadFile(filepath.Join(saDir, "token"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the service account token: %w", err)
+	}
+	return &rest.Config{
+		Host:            "https://" + net.JoinHostPort(host, port),
+		BearerToken:     strings.TrimSpace(string(token)),
+		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(saDir, "ca.crt")},
+		UserAgent:       "slipway-deployer",
+	}, nil
+}
