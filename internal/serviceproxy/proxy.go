@@ -1,0 +1,350 @@
+// Package serviceproxy makes Services reachable from the host: for every
+// Service port with a nodePort it listens on Options.Address:nodePort (TCP)
+// and forwards each connection to one Running and Ready pod the Service
+// selects, on the port's targetPort, taking the pods in turn. It is what
+// kube-proxy's NodePort rules do on a cluster node, done in user space,
+// which is enough for one machine and needs no iptables.
+package serviceproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/slipway-dev/slipway/internal/controller/worker"
+)
+
+// ControllerName names the proxy in logs, events and its queue.
+const ControllerName = "service-proxy"
+
+// Event reasons the proxy records on Services.
+const (
+	// ReasonListenFailed: the host port could not be opened (in use, or
+	// not permitted).
+	ReasonListenFailed = "FailedToListen"
+	// ReasonListening: the host port is open and forwards to the Service.
+	ReasonListening = "Listening"
+)
+
+// DefaultAddress is the host address the proxy listens on by default.
+const DefaultAddress = "0.0.0.0"
+
+// dialTimeout bounds the connection to one backend pod before the next
+// ready pod is tried.
+const dialTimeout = 5 * time.Second
+
+// Options configure the proxy.
+type Options struct {
+	// Address is the host address to listen on; DefaultAddress when empty.
+	Address string
+}
+
+// Proxy is the controller. Its sync opens and closes the host listeners of
+// one Service ("namespace/name" keys); each connection reads the Service
+// and its pods from the informer caches, so pod changes need no sync.
+type Proxy struct {
+	kube      kubernetes.Interface
+	services  corelisters.ServiceLister
+	pods      corelisters.PodLister
+	synced    []cache.InformerSynced
+	address   string
+	queue     worker.Queue
+	log       *slog.Logger
+	recorder  record.EventRecorder
+	broadcast record.EventBroadcaster
+
+	mu sync.Mutex
+	// listeners by host port: a port belongs to one Service port at a time.
+	listeners map[int32]*listener
+}
+
+// listener forwards one host port to one port of one Service.
+type listener struct {
+	proxy   *Proxy
+	ln      net.Listener
+	service string // namespace/name
+	port    int32  // the host (node) port
+
+	mu   sync.Mutex
+	next int // round robin position
+}
+
+// New returns a proxy for the Services and pods the informers watch; the
+// caller starts the informers after New.
+func New(kube kubernetes.Interface, services coreinformers.ServiceInformer, pods coreinformers.PodInformer, o Options) *Proxy {
+	address := o.Address
+	if address == "" {
+		address = DefaultAddress
+	}
+	broadcaster := record.NewBroadcaster()
+	p := &Proxy{
+		kube:      kube,
+		services:  services.Lister(),
+		pods:      pods.Lister(),
+		synced:    []cache.InformerSynced{services.Informer().HasSynced, pods.Informer().HasSynced},
+		address:   address,
+		queue:     worker.NewQueue(ControllerName),
+		log:       slog.Default().With("controller", ControllerName),
+		recorder:  broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: ControllerName}),
+		broadcast: broadcaster,
+		listeners: map[int32]*listener{},
+	}
+	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
+	_, _ = services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    p.enqueue,
+		UpdateFunc: func(_, obj any) { p.enqueue(obj) },
+		DeleteFunc: p.enqueue,
+	})
+	// The pod informer is only read (per connection); registering it here
+	// makes the factory start it.
+	_ = pods.Informer()
+	return p
+}
+
+// Run waits for the caches, then syncs Services with workers goroutines
+// until ctx is done, and closes every listener.
+func (p *Proxy) Run(ctx context.Context, workers int) error {
+	p.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.kube.CoreV1().Events("")})
+	defer p.broadcast.Shutdown()
+	defer p.closeAll()
+	return worker.Run(ctx, ControllerName, p.queue, workers, p.synced, p.sync)
+}
+
+func (p *Proxy) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err == nil {
+		p.queue.Add(key)
+	}
+}
+
+// nodePorts are the TCP host ports Service svc asks for.
+func nodePorts(svc *corev1.Service) map[int32]bool {
+	ports := map[int32]bool{}
+	if svc == nil || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
+		return ports
+	}
+	for _, port := range svc.Spec.Ports {
+		if port.NodePort > 0 && (port.Protocol == "" || port.Protocol == corev1.ProtocolTCP) {
+			ports[port.NodePort] = true
+		}
+	}
+	return ports
+}
+
+// sync makes the listeners of Service key match its nodePorts: closes those
+// it no longer asks for and opens the missing ones. A port that cannot be
+// opened is reported (Event and log) and retried with back-off.
+func (p *Proxy) sync(_ context.Context, key string) error {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil // not a key this controller made; nothing to retry
+	}
+	svc, err := p.services.Services(namespace).Get(name)
+	if apierrors.IsNotFound(err) {
+		svc = nil
+	} else if err != nil {
+		return err
+	}
+	want := nodePorts(svc)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for port, l := range p.listeners {
+		if l.service == key && !want[port] {
+			p.closeLocked(l)
+		}
+	}
+	var failed []error
+	for port := range want {
+		if l, ok := p.listeners[port]; ok {
+			if l.service != key {
+				err := fmt.Errorf("host port %d is already forwarded to service %s", port, l.service)
+				p.recorder.Event(svc, corev1.EventTypeWarning, ReasonListenFailed, err.Error())
+				failed = append(failed, err)
+			}
+			continue
+		}
+		addr := net.JoinHostPort(p.address, strconv.Itoa(int(port)))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			err = fmt.Errorf("listening on %s for service %s: %w", addr, key, err)
+			p.log.Warn("cannot open host port", "service", key, "address", addr, "error", err)
+			p.recorder.Event(svc, corev1.EventTypeWarning, ReasonListenFailed, err.Error())
+			failed = append(failed, err)
+			continue
+		}
+		l := &listener{proxy: p, ln: ln, service: key, port: port}
+		p.listeners[port] = l
+		p.log.Info("forwarding host port", "service", key, "address", addr)
+		p.recorder.Eventf(svc, corev1.EventTypeNormal, ReasonListening, "Forwarding %s to the service's pods", addr)
+		go l.serve()
+	}
+	return errors.Join(failed...)
+}
+
+// closeLocked stops l; p.mu is held.
+func (p *Proxy) closeLocked(l *listener) {
+	delete(p.listeners, l.port)
+	_ = l.ln.Close()
+	p.log.Info("closed host port", "service", l.service, "port", l.port)
+}
+
+func (p *Proxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.listeners {
+		p.closeLocked(l)
+	}
+}
+
+// serve accepts connections until the listener is closed.
+func (l *listener) serve() {
+	for {
+		conn, err := l.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				l.proxy.log.Error("accepting", "service", l.service, "port", l.port, "error", err)
+			}
+			return
+		}
+		go l.forward(conn)
+	}
+}
+
+// backend is one pod address to forward to.
+type backend struct {
+	pod  string
+	addr string
+}
+
+// backends are the addresses of the Running and Ready pods the Service
+// selects, for the Service port whose nodePort is l.port, in a stable order.
+func (l *listener) backends() ([]backend, error) {
+	namespace, name, _ := cache.SplitMetaNamespaceKey(l.service)
+	svc, err := l.proxy.services.Services(namespace).Get(name)
+	if err != nil {
+		return nil, err
+	}
+	var port *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].NodePort == l.port {
+			port = &svc.Spec.Ports[i]
+		}
+	}
+	if port == nil || len(svc.Spec.Selector) == 0 {
+		return nil, nil // a Service without selector has no pods to pick
+	}
+	pods, err := l.proxy.pods.Pods(namespace).List(labels.SelectorFromSet(svc.Spec.Selector))
+	if err != nil {
+		return nil, err
+	}
+	var out []backend
+	for _, pod := range pods {
+		if !podReady(pod) {
+			continue
+		}
+		target, ok := targetPort(pod, port)
+		if !ok {
+			continue
+		}
+		out = append(out, backend{pod: pod.Name, addr: net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(target)))})
+	}
+	slices.SortFunc(out, func(a, b backend) int { return strings.Compare(a.pod, b.pod) })
+	return out, nil
+}
+
+// podReady: Running, not being deleted, Ready condition true, with an IP.
+func podReady(pod *corev1.Pod) bool {
+	if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil || pod.Status.PodIP == "" {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// targetPort resolves the Service port's targetPort on pod: a number as
+// it is, a name through the pod's container ports, unset as the port.
+func targetPort(pod *corev1.Pod, port *corev1.ServicePort) (int32, bool) {
+	tp := port.TargetPort
+	if tp.Type == intstr.String { // a named container port
+		for _, c := range pod.Spec.Containers {
+			for _, cp := range c.Ports {
+				if cp.Name == tp.StrVal && (cp.Protocol == "" || cp.Protocol == corev1.ProtocolTCP) {
+					return cp.ContainerPort, true
+				}
+			}
+		}
+		return 0, false
+	}
+	if tp.IntVal > 0 {
+		return tp.IntVal, true
+	}
+	return port.Port, true
+}
+
+// forward copies conn to and from the next ready pod; with none (or none
+// answering) it closes conn.
+func (l *listener) forward(conn net.Conn) {
+	defer conn.Close()
+	backends, err := l.backends()
+	if err != nil || len(backends) == 0 {
+		l.proxy.log.Debug("no ready pod for connection", "service", l.service, "port", l.port, "error", err)
+		return
+	}
+	l.mu.Lock()
+	start := l.next % len(backends)
+	l.next = start + 1
+	l.mu.Unlock()
+	var upstream net.Conn
+	for i := range backends {
+		b := backends[(start+i)%len(backends)]
+		upstream, err = net.DialTimeout("tcp", b.addr, dialTimeout)
+		if err == nil {
+			break
+		}
+		l.proxy.log.Warn("pod does not answer", "service", l.service, "pod", b.pod, "address", b.addr, "error", err)
+	}
+	if upstream == nil {
+		return
+	}
+	defer upstream.Close()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		// Half-close so the other side sees EOF and the other copy ends.
+		if tcp, ok := dst.(*net.TCPConn); ok {
+			_ = tcp.CloseWrite()
+		} else {
+			_ = dst.Close()
+		}
+		done <- struct{}{}
+	}
+	go pipe(upstream, conn)
+	go pipe(conn, upstream)
+	<-done
+	<-done
+}
