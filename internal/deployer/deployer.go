@@ -22,7 +22,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -256,18 +255,7 @@ func (d *Deployer) waitForRC(ctx context.Context, name string, timeout time.Dura
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	rcs := d.Kube.CoreV1().ReplicationControllers(d.Namespace)
-	selector := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			options.FieldSelector = selector
-			return rcs.List(ctx, options)
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			options.FieldSelector = selector
-			return rcs.Watch(ctx, options)
-		},
-	}
+	lw := cache.NewListWatchFromClient(d.Kube.CoreV1().RESTClient(), "replicationcontrollers", d.Namespace, fields.OneTermEqualSelector("metadata.name", name))
 	ev, err := watchtools.UntilWithSync(ctx, lw, &corev1.ReplicationController{}, nil, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
 			return false, apierrors.NewNotFound(corev1.Resource("replicationcontrollers"), name)

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
@@ -230,18 +229,7 @@ func (d *Deployer) waitForPod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod
 }
 
 func (d *Deployer) untilPod(ctx context.Context, name string, cond watchtools.ConditionFunc, precondition watchtools.PreconditionFunc) (*watch.Event, error) {
-	pods := d.Kube.CoreV1().Pods(d.Namespace)
-	selector := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
-			options.FieldSelector = selector
-			return pods.List(ctx, options)
-		},
-		WatchFuncWithContext: func(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
-			options.FieldSelector = selector
-			return pods.Watch(ctx, options)
-		},
-	}
+	lw := cache.NewListWatchFromClient(d.Kube.CoreV1().RESTClient(), "pods", d.Namespace, fields.OneTermEqualSelector("metadata.name", name))
 	return watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, precondition, cond)
 }
 
