@@ -14,17 +14,18 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/slipway-dev/slipway/internal/deployutil"
 )
 
-// Environment of the deployer pod's container: the deploymentconfig
-// controller sets the OPENSHIFT_* ones, the node agent the others.
+// Environment the node agent gives the deployer pod's container (the
+// deploymentconfig controller sets deployutil.EnvDeploymentName and
+// EnvDeploymentNamespace).
 const (
-	EnvDeploymentName      = "OPENSHIFT_DEPLOYMENT_NAME"
-	EnvDeploymentNamespace = "OPENSHIFT_DEPLOYMENT_NAMESPACE"
-	EnvServiceHost         = "KUBERNETES_SERVICE_HOST"
-	EnvServicePort         = "KUBERNETES_SERVICE_PORT"
-	EnvServiceAccountDir   = "SLIPWAY_SERVICEACCOUNT_DIR"
-	EnvTerminationLog      = "SLIPWAY_TERMINATION_LOG"
+	EnvServiceHost       = "KUBERNETES_SERVICE_HOST"
+	EnvServicePort       = "KUBERNETES_SERVICE_PORT"
+	EnvServiceAccountDir = "SLIPWAY_SERVICEACCOUNT_DIR"
+	EnvTerminationLog    = "SLIPWAY_TERMINATION_LOG"
 )
 
 // NewCommand returns `slipway deployer`, run by a deployer pod
@@ -64,9 +65,9 @@ func NewCommand() *cobra.Command {
 // KUBERNETES_SERVICE_HOST/PORT with SLIPWAY_SERVICEACCOUNT_DIR holding the
 // service account's token and ca.crt).
 func FromEnv(getenv func(string) string) (*Deployer, error) {
-	name, namespace := getenv(EnvDeploymentName), getenv(EnvDeploymentNamespace)
+	name, namespace := getenv(deployutil.EnvDeploymentName), getenv(deployutil.EnvDeploymentNamespace)
 	if name == "" || namespace == "" {
-		return nil, fmt.Errorf("%s and %s must be set: slipway deployer runs inside a deployer pod", EnvDeploymentName, EnvDeploymentNamespace)
+		return nil, fmt.Errorf("%s and %s must be set: slipway deployer runs inside a deployer pod", deployutil.EnvDeploymentName, deployutil.EnvDeploymentNamespace)
 	}
 	cfg, err := inPodConfig(getenv)
 	if err != nil {
