@@ -20,6 +20,13 @@ const (
 	PostHookPodSuffix = "hook-post"
 )
 
+// EnvDeploymentName and EnvDeploymentNamespace are the environment of a
+// deployer pod naming the deployment (RC) it rolls out.
+const (
+	EnvDeploymentName      = "OPENSHIFT_DEPLOYMENT_NAME"
+	EnvDeploymentNamespace = "OPENSHIFT_DEPLOYMENT_NAMESPACE"
+)
+
 // DeploymentName is the name of version of DeploymentConfig dc: "<dc>-<version>".
 func DeploymentName(dc string, version int64) string {
 	return dc + "-" + strconv.FormatInt(version, 10)

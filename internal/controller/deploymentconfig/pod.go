@@ -22,10 +22,6 @@ const (
 	// DeployerImage names the deployer; the node agent runs host-process
 	// pods from the slipway binary itself, whatever the image.
 	DeployerImage = "slipway/deployer"
-	// EnvDeploymentName and EnvDeploymentNamespace tell the deployer which
-	// deployment (RC) to roll out.
-	EnvDeploymentName      = "OPENSHIFT_DEPLOYMENT_NAME"
-	EnvDeploymentNamespace = "OPENSHIFT_DEPLOYMENT_NAMESPACE"
 )
 
 // deployerGracePeriod gives the deployer 10 s to stop, as OpenShift does.
@@ -63,8 +59,8 @@ func DeployerPod(rc *corev1.ReplicationController, dc *appsv1.DeploymentConfig) 
 		delete(annotations, node.HostProcessAnnotation)
 	}
 	container.Env = append(container.Env,
-		corev1.EnvVar{Name: EnvDeploymentName, Value: rc.Name},
-		corev1.EnvVar{Name: EnvDeploymentNamespace, Value: rc.Namespace},
+		corev1.EnvVar{Name: deployutil.EnvDeploymentName, Value: rc.Name},
+		corev1.EnvVar{Name: deployutil.EnvDeploymentNamespace, Value: rc.Namespace},
 	)
 	labels := map[string]string{appsv1.DeployerPodForDeploymentLabel: rc.Name}
 	// The strategy's labels and annotations never replace the contract's.
