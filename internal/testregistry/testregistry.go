@@ -43,6 +43,9 @@ type Options struct {
 	// Notify lists notification endpoints (threshold 1, 1 s timeout and
 	// backoff, so tests see events at once).
 	Notify []Endpoint
+	// Env is added to the registry process's environment (e.g.
+	// SSL_CERT_FILE, so that notifications trust an endpoint's CA).
+	Env []string
 }
 
 // Registry is a running docker-registry.
@@ -121,6 +124,7 @@ func Start(t testing.TB, o Options) *Registry {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", config)
+	cmd.Env = append(os.Environ(), o.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting docker-registry: %v", err)

@@ -45,7 +45,7 @@ const (
 	wrongPassword = "not-the-s3cret"
 )
 
-func startBuildServer(t *testing.T) *buildServer {
+func startBuildServer(t *testing.T, extraArgs ...string) *buildServer {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("builds need root (buildkitd's runc worker, build pods as host processes)")
@@ -60,7 +60,7 @@ func startBuildServer(t *testing.T) *buildServer {
 	}
 	hub := buildtest.StartRegistry(t, hubUser, hubPassword)
 	busybox := buildtest.PushBusybox(t, hub)
-	s := startServer(t, "--buildkitd", buildkitdBin, "--registry-ca", hub.Host+"="+hub.CAFile)
+	s := startServer(t, append([]string{"--buildkitd", buildkitdBin, "--registry-ca", hub.Host + "=" + hub.CAFile}, extraArgs...)...)
 	cfg := s.restConfig()
 	return &buildServer{
 		server:  s,

@@ -160,6 +160,9 @@ func (s *server) adminToken() string {
 
 func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "admin.kubeconfig") }
 
+// caFile is the CA that signed the server's certificate.
+func (s *server) caFile() string { return filepath.Join(s.dataDir, "ca.crt") }
+
 // restConfig is the admin's client configuration.
 func (s *server) restConfig() *rest.Config {
 	s.t.Helper()

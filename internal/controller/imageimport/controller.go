@@ -109,24 +109,56 @@ type Controller struct {
 type checkRequest struct {
 	// scheduled: every scheduled tag whose registry is not backing off.
 	scheduled bool
-	// tags a registry notification named, imported whatever the back-off.
-	tags map[string]bool
+	// tags a registry notification named, imported whatever the back-off,
+	// with the digest the notification announced ("" when unknown).
+	tags map[string]string
+	// attempt counts the re-imports of notified tags that did not show the
+	// announced digest yet.
+	attempt int
 }
 
 // merge adds o to r.
 func (r checkRequest) merge(o checkRequest) checkRequest {
 	r.scheduled = r.scheduled || o.scheduled
+	r.attempt = max(r.attempt, o.attempt)
 	if len(o.tags) > 0 {
-		tags := make(map[string]bool, len(r.tags)+len(o.tags))
-		for t := range r.tags {
-			tags[t] = true
+		tags := make(map[string]string, len(r.tags)+len(o.tags))
+		for t, d := range r.tags {
+			tags[t] = d
 		}
-		for t := range o.tags {
-			tags[t] = true
+		for t, d := range o.tags {
+			tags[t] = d
 		}
 		r.tags = tags
 	}
 	return r
+}
+
+// notifyRetries and notifyRetryDelay bound the re-imports of a notified
+// tag that does not show the announced digest yet: a registry sends the
+// push event before it links the tag to the new manifest, so the first
+// import can still find the old one (or a 500). 100 ms doubling, 3 s in all.
+const (
+	notifyRetries    = 5
+	notifyRetryDelay = 100 * time.Millisecond
+)
+
+// unconfirmed returns the part of req whose notified tags do not show the
+// announced digest in stream (nil when the import has none). A manifest
+// list imported in Legacy mode shows a sub-manifest's digest: its retries
+// find nothing new and write nothing.
+func unconfirmed(req checkRequest, stream *imagev1.ImageStream) checkRequest {
+	out := checkRequest{attempt: req.attempt + 1}
+	for tag, digest := range req.tags {
+		if digest == "" || (stream != nil && newestImage(stream, tag) == digest) {
+			continue
+		}
+		if out.tags == nil {
+			out.tags = map[string]string{}
+		}
+		out.tags[tag] = digest
+	}
+	return out
 }
 
 // New returns an import controller writing through images and watching
@@ -276,6 +308,13 @@ func (c *Controller) check(ctx context.Context, key string) error {
 		return err
 	}
 	c.record(stream, result, true)
+	if retry := unconfirmed(req, result.Status.Import); len(retry.tags) > 0 && req.attempt < notifyRetries {
+		after := c.clock.After(notifyRetryDelay << req.attempt)
+		go func() {
+			<-after
+			c.request(key, retry)
+		}()
+	}
 	return nil
 }
 
@@ -288,7 +327,7 @@ func (c *Controller) chooser(req checkRequest, now time.Time) func(*imagev1.Imag
 		for _, tag := range s.Spec.Tags {
 			switch {
 			case !tagImportable(tag):
-			case req.tags[tag.Name]:
+			case hasTag(req.tags, tag.Name):
 				tags = append(tags, tag)
 			case req.scheduled && tagScheduled(s, tag) && !c.backoff.Blocked(registryOf(tag), now):
 				tags = append(tags, tag)
@@ -395,6 +434,12 @@ func (c *Controller) record(before *imagev1.ImageStream, result *imagev1.ImageSt
 			changesTotal.Inc()
 		}
 	}
+}
+
+// hasTag reports whether tags names tag.
+func hasTag(tags map[string]string, tag string) bool {
+	_, ok := tags[tag]
+	return ok
 }
 
 // newestImage is the image of tag's newest status event, "" when none.

@@ -56,6 +56,8 @@ type push struct {
 	Hosts      []string
 	Repository string
 	Tag        string
+	// Digest is the pushed manifest's digest ("" when the event has none).
+	Digest string
 }
 
 // parsePushes reads a notification envelope and returns its pushes of
@@ -72,7 +74,7 @@ func parsePushes(r io.Reader) ([]push, error) {
 		if ev.Action != "push" || ev.Target.Tag == "" || ev.Target.Repository == "" {
 			continue
 		}
-		p := push{Repository: ev.Target.Repository, Tag: ev.Target.Tag}
+		p := push{Repository: ev.Target.Repository, Tag: ev.Target.Tag, Digest: ev.Target.Digest}
 		if u, err := url.Parse(ev.Target.URL); err == nil && u.Host != "" {
 			p.Hosts = append(p.Hosts, u.Host)
 		}
@@ -125,9 +127,9 @@ func (c *Controller) notified(p push) {
 	for key, tags := range c.followers(p) {
 		c.limiter.ReserveN(c.clock.Now(), 1)
 		c.log.Info("registry notification: importing", "stream", key, "tags", tags, "repository", p.Repository, "tag", p.Tag)
-		req := checkRequest{tags: map[string]bool{}}
+		req := checkRequest{tags: map[string]string{}}
 		for _, t := range tags {
-			req.tags[t] = true
+			req.tags[t] = p.Digest
 		}
 		c.request(key, req)
 	}

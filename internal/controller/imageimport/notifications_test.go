@@ -38,7 +38,7 @@ func TestParsePushes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []push{{Hosts: []string{"reg.test:5000"}, Repository: "veer/time", Tag: "latest"}}
+	want := []push{{Hosts: []string{"reg.test:5000"}, Repository: "veer/time", Tag: "latest", Digest: digestA}}
 	if fmt.Sprint(pushes) != fmt.Sprint(want) {
 		t.Errorf("pushes = %+v, want %+v (blob pushes and pulls skipped)", pushes, want)
 	}
@@ -151,7 +151,7 @@ func TestNotificationHandler(t *testing.T) {
 		t.Fatalf("queued checks = %d, want 1 (ns/time)", c.checks.Len())
 	}
 	req, ok := c.take("ns/time")
-	if !ok || req.scheduled || !req.tags["latest"] || !req.tags["v2"] || len(req.tags) != 2 {
+	if !ok || req.scheduled || !hasTag(req.tags, "latest") || !hasTag(req.tags, "v2") || len(req.tags) != 2 {
 		t.Errorf("check = %+v, want tags latest and v2 only", req)
 	}
 	if used := tokens - c.limiter.TokensAt(t0); used != 2 {
@@ -175,7 +175,7 @@ func TestChooserSkipsBackedOffRegistries(t *testing.T) {
 	if got := names(tags); got != "b" {
 		t.Errorf("scheduled check = %s, want b (slow.test backing off, manual not scheduled)", got)
 	}
-	tags, _ = c.chooser(checkRequest{tags: map[string]bool{"a": true}}, t0)(stream)
+	tags, _ = c.chooser(checkRequest{tags: map[string]string{"a": ""}}, t0)(stream)
 	if got := names(tags); got != "a" {
 		t.Errorf("notified check = %s, want a (a push beats the back-off)", got)
 	}
@@ -221,5 +221,20 @@ func TestRecord(t *testing.T) {
 	check("errors{TooManyRequests}", v, tooMany, 1)
 	if !c.backoff.Blocked("slow.test", t0) || c.backoff.Blocked("reg.test", t0) {
 		t.Error("back-off: want slow.test blocked after its 429, reg.test free")
+	}
+}
+
+func TestUnconfirmedNotifiedTags(t *testing.T) {
+	stream := &imagev1.ImageStream{Status: imagev1.ImageStreamStatus{Tags: []imagev1.NamedTagEventList{
+		{Tag: "latest", Items: []imagev1.TagEvent{{Image: "sha256:new"}}},
+		{Tag: "v1", Items: []imagev1.TagEvent{{Image: "sha256:old"}}},
+	}}}
+	req := checkRequest{tags: map[string]string{"latest": "sha256:new", "v1": "sha256:newer", "v2": ""}, attempt: 1}
+	got := unconfirmed(req, stream)
+	if len(got.tags) != 1 || got.tags["v1"] != "sha256:newer" || got.attempt != 2 {
+		t.Errorf("unconfirmed = %+v, want v1 only at attempt 2", got)
+	}
+	if got := unconfirmed(req, nil); len(got.tags) != 2 {
+		t.Errorf("unconfirmed without a stream = %+v, want latest and v1", got)
 	}
 }
