@@ -10,6 +10,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/builder"
 	"github.com/slipway-dev/slipway/internal/cli"
 	_ "github.com/slipway-dev/slipway/internal/cli/translations"
+	"github.com/slipway-dev/slipway/internal/deployer"
 	"github.com/slipway-dev/slipway/internal/server"
 	"github.com/slipway-dev/slipway/internal/standby"
 )
@@ -25,7 +26,7 @@ func main() {
 // run runs one slipway command line and returns its exit code.
 func run(args []string) int {
 	root := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	root.AddCommand(server.NewCommand(), builder.NewCommand())
+	root.AddCommand(server.NewCommand(), builder.NewCommand(), deployer.NewCommand())
 	root.SetArgs(args)
 	return cli.Run(root)
 }

@@ -48,7 +48,7 @@ func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.R
 	if err != nil {
 		return fmt.Errorf("image storage: %w", err)
 	}
-	apps, err := appsregistry.NewStorage(optsGetter)
+	apps, err := appsregistry.NewStorage(optsGetter, appsregistry.WithLoopbackConfig(loopback))
 	if err != nil {
 		return fmt.Errorf("apps storage: %w", err)
 	}
