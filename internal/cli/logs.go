@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	"github.com/spf13/cobra"
 
@@ -36,15 +37,21 @@ func newCmdLogs(env *commandEnv) *cobra.Command {
 		Long: templates.LongDesc(`
 			Print the logs for a resource.
 
-			Supported resources are builds, build configs (bc) and pods. For a build
-			config the newest build's log is printed, or build <bc>-N's with
-			--version=N. -f follows the log until the build or pod ends.`),
+			Supported resources are builds, build configs (bc), deployment configs
+			(dc) and pods. For a build config the newest build's log is printed, or
+			build <bc>-N's with --version=N. For a deployment config the latest
+			rollout's deployer log while it runs, an application pod's log once it
+			is complete; --version=N picks rollout N. -f follows the log until the
+			build, rollout or pod ends.`),
 		Example: templates.Examples(`
 			# Follow the newest build of build config "time"
 			slipway logs -f bc/time
 
 			# The log of the second build of "time"
 			slipway logs bc/time --version=2
+
+			# The log of deployment config "mytime"'s latest rollout
+			slipway logs dc/mytime
 
 			# A pod's log
 			slipway logs time-2-build`),
@@ -61,7 +68,7 @@ func newCmdLogs(env *commandEnv) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVarP(&o.Follow, "follow", "f", false, "Specify if the logs should be streamed.")
 	f.StringVarP(&o.Container, "container", "c", "", "Print the logs of this container")
-	f.Int64Var(&o.Version, "version", 0, "View the logs of a particular build (of a build config)")
+	f.Int64Var(&o.Version, "version", 0, "View the logs of a particular build (of a build config) or rollout (of a deployment config)")
 	f.Int64Var(&o.Tail, "tail", -1, "Lines of recent log file to display. Defaults to -1, showing all log lines.")
 	f.Int64Var(&o.LimitBytes, "limit-bytes", 0, "Maximum bytes of logs to return. Defaults to no limit.")
 	return cmd
@@ -69,7 +76,7 @@ func newCmdLogs(env *commandEnv) *cobra.Command {
 
 // logTarget is what a logs argument names.
 type logTarget struct {
-	// Kind is "pod", "build" or "buildconfig".
+	// Kind is "pod", "build", "buildconfig" or "deploymentconfig".
 	Kind, Name string
 }
 
@@ -88,8 +95,10 @@ func parseLogTarget(arg string) (logTarget, error) {
 		return logTarget{"build", name}, nil
 	case "bc", "buildconfig", "buildconfigs", "buildconfig.build.openshift.io", "buildconfigs.build.openshift.io":
 		return logTarget{"buildconfig", name}, nil
+	case "dc", "deploymentconfig", "deploymentconfigs", "deploymentconfig.apps.openshift.io", "deploymentconfigs.apps.openshift.io":
+		return logTarget{"deploymentconfig", name}, nil
 	}
-	return logTarget{}, fmt.Errorf("logs of %q are not supported: use a pod, build/NAME or bc/NAME", kind)
+	return logTarget{}, fmt.Errorf("logs of %q are not supported: use a pod, build/NAME, bc/NAME or dc/NAME", kind)
 }
 
 func runLogs(ctx context.Context, env *commandEnv, o *logsOptions, arg string) error {
@@ -119,6 +128,18 @@ func runLogs(ctx context.Context, env *commandEnv, o *logsOptions, arg string) e
 		defer stream.Close()
 		_, err = io.Copy(out, stream)
 		return err
+	}
+	if target.Kind == "deploymentconfig" {
+		c, err := newAppsClients(env)
+		if err != nil {
+			return err
+		}
+		opts := &appsv1.DeploymentLogOptions{Follow: o.Follow, Container: o.Container, TailLines: tail, LimitBytes: limit}
+		if o.Version > 0 {
+			v := o.Version
+			opts.Version = &v
+		}
+		return streamDeploymentLog(ctx, c, target.Name, opts, out)
 	}
 
 	builds, _, namespace, err := buildClients(env)
@@ -168,4 +189,31 @@ func newestBuild(items []buildv1.Build) *buildv1.Build {
 		return sorted[j].CreationTimestamp.Before(&sorted[i].CreationTimestamp)
 	})
 	return &sorted[0]
+}
+
+// streamDeploymentLog copies deploymentconfigs/<name>/log to out.
+func streamDeploymentLog(ctx context.Context, c *appsClients, name string, opts *appsv1.DeploymentLogOptions, out io.Writer) error {
+	req := c.apps.AppsV1().RESTClient().Get().Namespace(c.namespace).Resource("deploymentconfigs").Name(name).SubResource("log")
+	if opts.Follow {
+		req = req.Param("follow", "true")
+	}
+	if opts.Version != nil {
+		req = req.Param("version", fmt.Sprint(*opts.Version))
+	}
+	if opts.TailLines != nil {
+		req = req.Param("tailLines", fmt.Sprint(*opts.TailLines))
+	}
+	if opts.LimitBytes != nil {
+		req = req.Param("limitBytes", fmt.Sprint(*opts.LimitBytes))
+	}
+	if opts.Container != "" {
+		req = req.Param("container", opts.Container)
+	}
+	stream, err := req.Stream(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the log of %s: %w", dcRef(name), err)
+	}
+	defer stream.Close()
+	_, err = io.Copy(out, stream)
+	return err
 }

@@ -101,7 +101,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 			Commands: []*cobra.Command{
 				newCmdLogin(env),
 				newCmdNewProject(env),
-				// new-app goes here (apps.go).
+				newCmdNewApp(env),
 				newCmdProject(env),
 				newCmdProjects(env),
 				explain.NewCmdExplain(CommandName, f, streams),
@@ -117,6 +117,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 				newCmdCancelBuild(env),
 				newCmdTag(env),
 				newCmdImportImage(env),
+				newCmdRollout(env),
 			},
 		},
 		{
@@ -133,7 +134,8 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 				label.NewCmdLabel(f, streams),
 				annotate.NewCmdAnnotate(CommandName, f, streams),
 				newCmdSet(env), // set build-secret (build.go); other set verbs join it
-				// scale and expose go here.
+				newCmdScale(env),
+				newCmdExpose(env),
 			},
 		},
 		// Troubleshooting and Debugging Commands: oc's logs (builds and build
