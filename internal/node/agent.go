@@ -8,6 +8,7 @@ package node
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/slipway-dev/slipway/internal/node/cni"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/standby"
 )
@@ -61,6 +63,26 @@ type Config struct {
 	// Standby keeps a standby process (internal/standby) of each program
 	// that is this executable, so host-process pods skip its start-up.
 	Standby bool
+
+	// DisableRunc turns the runc runtime off: only host-process pods run.
+	// Without it, application pods run under runc when runc and the CNI
+	// plugins are installed and the agent is root.
+	DisableRunc bool
+	// RuncBinary is the runc executable; default "runc" from PATH.
+	RuncBinary string
+	// Network is the pod network (CNI bridge, subnet, plugin directories).
+	Network cni.Config
+	// InsecureRegistries may be plain HTTP or self-signed when pulling
+	// (--insecure-registry); loopback registries may always be plain HTTP.
+	InsecureRegistries []string
+	// RegistryCAs are extra CAs trusted when pulling (--registry-ca).
+	RegistryCAs *x509.CertPool
+	// HostIP is written to status.hostIP; default 127.0.0.1.
+	HostIP string
+	// RestartBackoff is the first delay before a container restarts
+	// (default 10 s), doubling up to MaxRestartBackoff (default 5 min);
+	// a container that ran BackoffReset (default 10 min) starts over.
+	RestartBackoff, MaxRestartBackoff, BackoffReset time.Duration
 }
 
 // Agent runs this machine's pods.
@@ -93,6 +115,18 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.StopGracePeriod <= 0 {
 		cfg.StopGracePeriod = DefaultStopGracePeriod
 	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = DefaultRestartBackoff
+	}
+	if cfg.MaxRestartBackoff <= 0 {
+		cfg.MaxRestartBackoff = DefaultMaxRestartBackoff
+	}
+	if cfg.BackoffReset <= 0 {
+		cfg.BackoffReset = DefaultBackoffReset
+	}
+	if cfg.HostIP == "" {
+		cfg.HostIP = "127.0.0.1"
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("node agent: finding its own executable: %w", err)
@@ -124,6 +158,19 @@ func New(cfg Config) (*Agent, error) {
 		running:  map[string]*podRun{},
 		finished: map[string]types.UID{},
 	}
+	switch {
+	case cfg.DisableRunc:
+	case os.Geteuid() != 0:
+		a.log.Warn("not root: application pods will not run (runc needs root)")
+	default:
+		rc, err := newRuncRuntime(cfg, a.log)
+		if err != nil {
+			// Build pods still run; application pods wait.
+			a.log.Error("application pods will not run", "error", err)
+		} else {
+			a.runtimes = append(a.runtimes, rc)
+		}
+	}
 	enqueue := func(obj any) {
 		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		if err != nil {
@@ -153,6 +200,13 @@ func (a *Agent) Run(ctx context.Context, workers int) error {
 	a.log.Info("starting", "dir", a.logs)
 	if err := killOrphans(a.logs, a.log); err != nil {
 		a.log.Error("cleaning up after the previous run", "error", err)
+	}
+	for _, rt := range a.runtimes {
+		if sr, ok := rt.(SandboxRuntime); ok {
+			if err := sr.Cleanup(ctx); err != nil {
+				a.log.Error("cleaning up the containers of the previous run", "runtime", rt.Name(), "error", err)
+			}
+		}
 	}
 	if !cache.WaitForNamedCacheSync(AgentName, ctx.Done(), a.synced) {
 		return errors.New("node agent: pod cache did not sync")
@@ -232,6 +286,9 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 	}
 	if pod.DeletionTimestamp != nil {
 		if run != nil {
+			if g := pod.DeletionGracePeriodSeconds; g != nil && *g > 0 {
+				run.grace.Store(int64(time.Duration(*g) * time.Second))
+			}
 			run.stop("", "")
 			return nil
 		}
@@ -244,6 +301,12 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	if pod.Status.Phase == corev1.PodRunning || pod.Status.StartTime != nil {
+		if _, ok := rt.(SandboxRuntime); ok && pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			// Its containers were removed at start-up; they start again,
+			// as after a kubelet restart.
+			a.log.Info("starting again a pod the previous run ran", "pod", key)
+			return a.start(ctx, pod, rt)
+		}
 		return a.markLost(ctx, pod)
 	}
 	return a.start(ctx, pod, rt)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/etcd"
@@ -29,6 +30,7 @@ import (
 // testAPI is a real Slipway API server on embedded etcd, in this process.
 type testAPI struct {
 	client kubernetes.Interface
+	config *rest.Config
 }
 
 func startAPI(t *testing.T) *testAPI {
@@ -76,7 +78,7 @@ func startAPI(t *testing.T) *testAPI {
 	if err != nil {
 		t.Fatalf("API server not ready: %v", err)
 	}
-	return &testAPI{client: client}
+	return &testAPI{client: client, config: s.Loopback}
 }
 
 // startAgent runs an agent whose "slipway" is /bin/sh, so test pods run

@@ -60,6 +60,25 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	return env, nil
 }
 
+// appEnv is the environment a runc container adds to its image's: the
+// container's env (sources resolved), then the API server's address.
+func (a *Agent) appEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
+	env := make([]string, 0, len(c.Env)+2)
+	for _, e := range c.Env {
+		value := e.Value
+		if e.ValueFrom != nil {
+			v, err := a.valueFrom(ctx, pod, e.ValueFrom)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			}
+			value = v
+		}
+		env = append(env, e.Name+"="+value)
+	}
+	env = append(env, "HOSTNAME="+pod.Name, "KUBERNETES_SERVICE_HOST="+a.cfg.APIHost, "KUBERNETES_SERVICE_PORT="+a.cfg.APIPort)
+	return env, nil
+}
+
 // valueFrom resolves an env var's source: pod fields, secret and config
 // map keys.
 func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, from *corev1.EnvVarSource) (string, error) {

@@ -24,7 +24,9 @@ type podRun struct {
 	reason    string // the pod's status reason when stopped for one
 	message   string
 	removeDir atomic.Bool // the pod is deleted: remove its directory at the end
-	done      chan struct{}
+	// grace, when set, replaces the agent's grace period: the deletion's.
+	grace atomic.Int64
+	done  chan struct{}
 }
 
 func newPodRun(uid types.UID) *podRun {
@@ -79,8 +81,32 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
 	a.running[key] = run
 	a.mu.Unlock()
 	a.log.Info("starting pod", "pod", key, "runtime", rt.Name())
-	go a.execute(pod.DeepCopy(), rt, files, hasToken, run)
+	if sr, ok := rt.(SandboxRuntime); ok {
+		go a.executeApp(pod.DeepCopy(), sr, files, hasToken, run)
+	} else {
+		go a.execute(pod.DeepCopy(), rt, files, hasToken, run)
+	}
 	return nil
+}
+
+// finishRun is the end of a pod run, whatever its runtime: its secrets
+// and pid file go, the agent forgets it, and sync sees it again (a
+// terminating pod is deleted now that nothing runs).
+func (a *Agent) finishRun(pod *corev1.Pod, files podFiles, run *podRun) {
+	key := pod.Namespace + "/" + pod.Name
+	_ = os.Remove(files.pidFile())
+	if err := files.removeSecrets(); err != nil {
+		a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
+	}
+	if run.removeDir.Load() {
+		_ = os.RemoveAll(string(files))
+	}
+	a.mu.Lock()
+	delete(a.running, key)
+	a.finished[key] = pod.UID
+	a.mu.Unlock()
+	close(run.done)
+	a.queue.Add(key)
 }
 
 // started is a launched container.
@@ -101,22 +127,7 @@ type started struct {
 func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bool, run *podRun) {
 	key := pod.Namespace + "/" + pod.Name
 	ctx := a.ctx
-	defer func() {
-		_ = os.Remove(files.pidFile())
-		if err := files.removeSecrets(); err != nil {
-			a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
-		}
-		if run.removeDir.Load() {
-			_ = os.RemoveAll(string(files))
-		}
-		a.mu.Lock()
-		delete(a.running, key)
-		a.finished[key] = pod.UID
-		a.mu.Unlock()
-		close(run.done)
-		// A terminating pod is deleted now that nothing runs (sync does it).
-		a.queue.Add(key)
-	}()
+	defer a.finishRun(pod, files, run)
 	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
 		timer := time.AfterFunc(time.Duration(*d)*time.Second, func() {
 			run.stop("DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
@@ -133,7 +144,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 			failed = true
 			continue
 		}
-		s := a.launch(pod, rt, c, files, hasToken, run)
+		s := a.launch(pod, rt, c, files, hasToken, run, nil, 0)
 		<-s.exited
 		status := a.terminatedStatus(s, files)
 		initStatuses = append(initStatuses, status)
@@ -148,7 +159,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 		failed = true
 	} else {
 		for i := range pod.Spec.Containers {
-			launched = append(launched, a.launch(pod, rt, &pod.Spec.Containers[i], files, hasToken, run))
+			launched = append(launched, a.launch(pod, rt, &pod.Spec.Containers[i], files, hasToken, run, nil, 0))
 		}
 		startTime := metav1.Now()
 		err := a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
@@ -204,8 +215,9 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 	a.log.Info("pod finished", "pod", key, "failed", failed)
 }
 
-// launch starts container c; a start failure is recorded as its exit.
-func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files podFiles, hasToken bool, run *podRun) *started {
+// launch starts container c (its attempt-th start, in sandbox when the
+// runtime has them); a start failure is recorded as its exit.
+func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files podFiles, hasToken bool, run *podRun, sandbox Sandbox, attempt int) *started {
 	s := &started{container: c, startedAt: metav1.Now(), exited: make(chan struct{}),
 		logPath: a.logs.ContainerLog(pod.Namespace, pod.Name, c.Name)}
 	fail := func(err error) *started {
@@ -213,7 +225,13 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 		close(s.exited)
 		return s
 	}
-	env, err := a.containerEnv(a.ctx, pod, c, files, hasToken)
+	var env []string
+	var err error
+	if _, ok := rt.(SandboxRuntime); ok {
+		env, err = a.appEnv(a.ctx, pod, c)
+	} else {
+		env, err = a.containerEnv(a.ctx, pod, c, files, hasToken)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -231,7 +249,8 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 			return fail(fmt.Errorf("creating stdin: %w", err))
 		}
 	}
-	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log, Stdin: stdin})
+	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log, Stdin: stdin,
+		Files: files, HasToken: hasToken, Sandbox: sandbox, Attempt: attempt})
 	if stdin != nil {
 		// The child has its own copy of the pipe's read end.
 		stdin.Close()
@@ -250,6 +269,9 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	}
 	s.proc = proc
 	s.id = fmt.Sprintf("%s://%d", rt.Name(), proc.PID())
+	if ider, ok := proc.(containerIDer); ok {
+		s.id = ider.ContainerID()
+	}
 	if err := appendPID(files.pidFile(), proc.PID(), pod.UID, c.Name); err != nil {
 		a.log.Error("recording a pid", "pod", pod.Namespace+"/"+pod.Name, "error", err)
 	}
@@ -263,9 +285,13 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 		select {
 		case <-run.stopCh:
 			_ = proc.Signal(syscall.SIGTERM)
+			grace := a.cfg.StopGracePeriod
+			if g := run.grace.Load(); g > 0 {
+				grace = time.Duration(g)
+			}
 			select {
 			case <-s.exited:
-			case <-time.After(a.cfg.StopGracePeriod):
+			case <-time.After(grace):
 				_ = proc.Signal(syscall.SIGKILL)
 			}
 		case <-s.exited:
