@@ -9,6 +9,11 @@ command -v runc >/dev/null || need+=(runc)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v busybox >/dev/null || need+=(busybox-static)
+# The node agent's pod networks: CNI plugins (bridge, host-local, portmap,
+# loopback), iptables for masquerading and host ports, ip for namespaces.
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null || need+=(iptables)
+command -v ip >/dev/null || need+=(iproute2)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
