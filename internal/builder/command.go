@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
+
+	"github.com/slipway-dev/slipway/internal/podenv"
 )
 
 // Environment variables of the build pod's docker-build container (the
@@ -23,14 +22,14 @@ import (
 const (
 	EnvBuild              = "BUILD"
 	EnvWorkDir            = "SLIPWAY_WORK_DIR"
-	EnvServiceAccountDir  = "SLIPWAY_SERVICEACCOUNT_DIR"
-	EnvTerminationLog     = "SLIPWAY_TERMINATION_LOG"
+	EnvServiceAccountDir  = podenv.EnvServiceAccountDir
+	EnvTerminationLog     = podenv.EnvTerminationLog
 	EnvBuildkitHost       = "BUILDKIT_HOST"
 	EnvPushDockercfgPath  = "PUSH_DOCKERCFG_PATH"
 	EnvPullDockercfgPath  = "PULL_DOCKERCFG_PATH"
 	EnvSourceSecretPath   = "SOURCE_SECRET_PATH"
-	EnvServiceHost        = "KUBERNETES_SERVICE_HOST"
-	EnvServicePort        = "KUBERNETES_SERVICE_PORT"
+	EnvServiceHost        = podenv.EnvServiceHost
+	EnvServicePort        = podenv.EnvServicePort
 	defaultWorkDir        = "/tmp/build"
 	defaultBuildkitSocket = "unix:///run/buildkit/buildkitd.sock"
 )
@@ -88,7 +87,7 @@ func JobFromEnv(getenv func(string) string) (Job, error) {
 		TerminationLog:  getenv(EnvTerminationLog),
 	}
 	if host := getenv(EnvServiceHost); host != "" {
-		cfg, err := restConfig(host, getenv(EnvServicePort), getenv(EnvServiceAccountDir))
+		cfg, err := podenv.ClientConfig(getenv, "slipway-builder")
 		if err != nil {
 			return Job{}, err
 		}
@@ -106,27 +105,6 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
-}
-
-// restConfig is the in-pod client config: the service account's token and
-// CA from saDir (token, ca.crt).
-func restConfig(host, port, saDir string) (*rest.Config, error) {
-	if port == "" {
-		port = "443"
-	}
-	if saDir == "" {
-		return nil, fmt.Errorf("%s is not set", EnvServiceAccountDir)
-	}
-	token, err := os.ReadFile(filepath.Join(saDir, "token"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the service account token: %w", err)
-	}
-	return &rest.Config{
-		Host:            "https://" + net.JoinHostPort(host, port),
-		BearerToken:     string(token),
-		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(saDir, "ca.crt")},
-		UserAgent:       "slipway-builder",
-	}, nil
 }
 
 // APIReporter reports through PUT builds/<name>/details.

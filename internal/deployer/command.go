@@ -1,31 +1,28 @@
 package deployer
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/podenv"
 )
 
 // Environment the node agent gives the deployer pod's container (the
 // deploymentconfig controller sets deployutil.EnvDeploymentName and
 // EnvDeploymentNamespace).
 const (
-	EnvServiceHost       = "KUBERNETES_SERVICE_HOST"
-	EnvServicePort       = "KUBERNETES_SERVICE_PORT"
-	EnvServiceAccountDir = "SLIPWAY_SERVICEACCOUNT_DIR"
-	EnvTerminationLog    = "SLIPWAY_TERMINATION_LOG"
+	EnvServiceHost       = podenv.EnvServiceHost
+	EnvServicePort       = podenv.EnvServicePort
+	EnvServiceAccountDir = podenv.EnvServiceAccountDir
+	EnvTerminationLog    = podenv.EnvTerminationLog
 )
 
 // NewCommand returns `slipway deployer`, run by a deployer pod
@@ -69,7 +66,7 @@ func FromEnv(getenv func(string) string) (*Deployer, error) {
 	if name == "" || namespace == "" {
 		return nil, fmt.Errorf("%s and %s must be set: slipway deployer runs inside a deployer pod", deployutil.EnvDeploymentName, deployutil.EnvDeploymentNamespace)
 	}
-	cfg, err := inPodConfig(getenv)
+	cfg, err := podenv.ClientConfig(getenv, "slipway-deployer")
 	if err != nil {
 		return nil, err
 	}
@@ -82,30 +79,4 @@ func FromEnv(getenv func(string) string) (*Deployer, error) {
 		return nil, fmt.Errorf("image API client: %w", err)
 	}
 	return &Deployer{Kube: kube, Images: images, Namespace: namespace, Name: name}, nil
-}
-
-// inPodConfig is the client config of a host-process pod: the API address
-// from KUBERNETES_SERVICE_HOST/PORT, the service account's token and CA
-// from SLIPWAY_SERVICEACCOUNT_DIR.
-func inPodConfig(getenv func(string) string) (*rest.Config, error) {
-	host, port, saDir := getenv(EnvServiceHost), getenv(EnvServicePort), getenv(EnvServiceAccountDir)
-	if host == "" {
-		return nil, errors.New(EnvServiceHost + " is not set")
-	}
-	if port == "" {
-		port = "443"
-	}
-	if saDir == "" {
-		return nil, errors.New(EnvServiceAccountDir + " is not set")
-	}
-	token, err := os.ReadFile(filepath.Join(saDir, "token"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the service account token: %w", err)
-	}
-	return &rest.Config{
-		Host:            "https://" + net.JoinHostPort(host, port),
-		BearerToken:     strings.TrimSpace(string(token)),
-		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(saDir, "ca.crt")},
-		UserAgent:       "slipway-deployer",
-	}, nil
 }
