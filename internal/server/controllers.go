@@ -20,9 +20,11 @@ import (
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/controller/build"
 	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
+	"github.com/slipway-dev/slipway/internal/controller/deploymentconfig"
 	"github.com/slipway-dev/slipway/internal/controller/imageimport"
 	"github.com/slipway-dev/slipway/internal/controller/imagetrigger"
 	"github.com/slipway-dev/slipway/internal/controller/namespace"
+	"github.com/slipway-dev/slipway/internal/controller/replicationcontroller"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/node"
 )
@@ -92,6 +94,12 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	if err != nil {
 		return err
 	}
+	rcs := replicationcontroller.New(client, core.ReplicationControllers(), core.Pods())
+	dcs := deploymentconfig.New(apps, client, deploymentconfig.Informers{
+		DeploymentConfigs:      appsInformers.Apps().V1().DeploymentConfigs(),
+		ReplicationControllers: core.ReplicationControllers(),
+		Pods:                   core.Pods(),
+	})
 	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), c.imageImport)
 	// Registries configured to notify Slipway (see the README) post here;
 	// the API server authenticates them (the admin token).
@@ -127,6 +135,8 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	run("build", b.Run)
 	run("imageimport", imports.Run)
 	run("imagetrigger", trigger.Run)
+	run("replicationcontroller", rcs.Run)
+	run("deploymentconfig", dcs.Run)
 	run("node", agent.Run)
 	return nil
 }
