@@ -8,7 +8,6 @@ package node
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/node/cni"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/standby"
@@ -72,11 +72,11 @@ type Config struct {
 	RuncBinary string
 	// Network is the pod network (CNI bridge, subnet, plugin directories).
 	Network cni.Config
-	// InsecureRegistries may be plain HTTP or self-signed when pulling
-	// (--insecure-registry); loopback registries may always be plain HTTP.
-	InsecureRegistries []string
-	// RegistryCAs are extra CAs trusted when pulling (--registry-ca).
-	RegistryCAs *x509.CertPool
+	// Registry pulls application images: the server's client with its
+	// --insecure-registry and --registry-ca rules, shared with imports; nil
+	// means a client with the defaults (system CAs, loopback may be plain
+	// HTTP).
+	Registry *image.Client
 	// HostIP is written to status.hostIP; default 127.0.0.1.
 	HostIP string
 	// RestartBackoff is the first delay before a container restarts

@@ -104,8 +104,11 @@ func newRuncRuntime(cfg Config, log *slog.Logger) (*runcRuntime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runc runtime: %w", err)
 	}
-	images, err := imagestore.New(filepath.Join(cfg.DataDir, "images"),
-		image.NewClient(image.Options{InsecureRegistries: cfg.InsecureRegistries, RootCAs: cfg.RegistryCAs}))
+	registry := cfg.Registry
+	if registry == nil {
+		registry = image.NewClient(image.Options{})
+	}
+	images, err := imagestore.New(filepath.Join(cfg.DataDir, "images"), registry)
 	if err != nil {
 		return nil, fmt.Errorf("runc runtime: %w", err)
 	}
