@@ -183,6 +183,8 @@ func TestRuncPods(t *testing.T) {
 		// once its containers are gone.
 		pod.Spec.NodeName = "node1"
 		c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromString("http")}}, PeriodSeconds: 1}
+		c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
+			InitialDelaySeconds: 1, PeriodSeconds: 1, FailureThreshold: 2}
 		created := createPod(t, api, pod)
 
 		p := waitForPod(t, api, "web", time.Minute, podReady)
@@ -206,6 +208,11 @@ func TestRuncPods(t *testing.T) {
 		id := strings.TrimPrefix(cs.ContainerID, "runc://")
 		if id == cs.ContainerID || !cs.Ready || cs.State.Running == nil {
 			t.Fatalf("container status %+v", cs)
+		}
+		// The passing tcpSocket liveness probe leaves it alone.
+		time.Sleep(3 * time.Second)
+		if p, err := api.client.CoreV1().Pods("p").Get(context.Background(), "web", metav1.GetOptions{}); err != nil || p.Status.ContainerStatuses[0].RestartCount != 0 {
+			t.Errorf("a container with a passing liveness probe was restarted (%v)", err)
 		}
 		limit, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", specNamespace, id, "memory.limit_in_bytes"))
 		if err != nil {

@@ -14,8 +14,8 @@ import (
 )
 
 // Runtime runs the containers of the pods it handles. The agent picks one
-// per pod: host processes for build pods now; runc for application pods is
-// the other case the deployments issue adds.
+// per pod: host processes for build pods, runc (a SandboxRuntime) for
+// every other pod.
 type Runtime interface {
 	// Name names the runtime in container IDs ("host-process://1234").
 	Name() string
