@@ -163,6 +163,7 @@ func Run(ctx context.Context, o Options) error {
 			dataDir:       string(dir),
 			apiListen:     clientHost(o.Listen),
 			buildkitHost:  buildkitAddress,
+			registries:    registries,
 			imageImport: imageimport.Config{
 				Interval:      o.ImageImportInterval,
 				RatePerMinute: o.ImageImportRate,

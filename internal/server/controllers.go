@@ -26,6 +26,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/controller/namespace"
 	"github.com/slipway-dev/slipway/internal/controller/replicationcontroller"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
+	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/node"
 )
 
@@ -38,6 +39,7 @@ type controllerConfig struct {
 	apiListen     string
 	buildkitHost  string
 	imageImport   imageimport.Config
+	registries    *image.Client
 }
 
 // startControllers runs the in-process controllers and the node agent
@@ -113,6 +115,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		Client:       client,
 		Pods:         core.Pods(),
 		Standby:      true,
+		Registry:     c.registries,
 	})
 	if err != nil {
 		return err
