@@ -77,15 +77,23 @@ func deploymentConfigName(arg string) (string, error) {
 	if !ok {
 		return arg, nil
 	}
-	switch strings.ToLower(kind) {
-	case "dc", "deploymentconfig", "deploymentconfigs", "deploymentconfig.apps.openshift.io", "deploymentconfigs.apps.openshift.io":
-	default:
+	if !isDeploymentConfigKind(kind) {
 		return "", fmt.Errorf("%q is not a deployment config: only dc/NAME is supported", arg)
 	}
 	if name == "" {
 		return "", fmt.Errorf("%q: the name is empty", arg)
 	}
 	return name, nil
+}
+
+// isDeploymentConfigKind reports whether a TYPE of TYPE/NAME names
+// deployment configs.
+func isDeploymentConfigKind(kind string) bool {
+	switch strings.ToLower(kind) {
+	case "dc", "deploymentconfig", "deploymentconfigs", "deploymentconfig.apps.openshift.io", "deploymentconfigs.apps.openshift.io":
+		return true
+	}
+	return false
 }
 
 // dcRef is how oc names a deployment config in its messages.
@@ -167,6 +175,8 @@ type appImage struct {
 	Stream, Tag string
 	// PullSpec is the tag's current pull spec ("" until it resolves).
 	PullSpec string
+	// Found says where the image was found, oc's "--> Found ..." line.
+	Found string
 	// Ports are the ports the image exposes ("8080/tcp").
 	Ports []string
 	// NewStream is the image stream to create (an image from a registry, or
@@ -229,6 +239,9 @@ func runNewApp(ctx context.Context, env *commandEnv, o *newAppOptions) error {
 		name = image.Stream
 	}
 	name = strings.ToLower(name)
+	if image.Found != "" {
+		fmt.Fprintf(out, "%s\n\n", image.Found)
+	}
 	fmt.Fprintf(out, "    * This image will be deployed in deployment config %q\n", name)
 	for _, p := range image.Ports {
 		fmt.Fprintf(out, "    * Port %s will be load balanced by service %q\n", p, name)
@@ -238,12 +251,9 @@ func runNewApp(ctx context.Context, env *commandEnv, o *newAppOptions) error {
 	objects := generateNewApp(name, image, vars, extraLabels)
 	fmt.Fprintln(out, "--> Creating resources ...")
 	if build != nil {
-		for _, obj := range []metav1.Object{build.BaseStream, build.Config} {
-			if !isNil(obj) {
-				obj.SetLabels(withLabels(obj.GetLabels(), objects.Labels))
-			}
-		}
+		build.Config.Labels = withLabels(build.Config.Labels, objects.Labels)
 		if build.BaseStream != nil {
+			build.BaseStream.Labels = withLabels(build.BaseStream.Labels, objects.Labels)
 			if err := createImageStream(ctx, c.images, c.namespace, build.BaseStream, out); err != nil {
 				return err
 			}
@@ -287,15 +297,14 @@ func runNewApp(ctx context.Context, env *commandEnv, o *newAppOptions) error {
 	return nil
 }
 
-// isNil reports whether a metav1.Object interface holds a nil pointer.
-func isNil(obj metav1.Object) bool {
-	switch v := obj.(type) {
-	case *imagev1.ImageStream:
-		return v == nil
-	case nil:
-		return true
+// shortDigest is the first 7 hex digits of an image digest, as oc shows
+// image IDs.
+func shortDigest(digest string) string {
+	_, hex, _ := strings.Cut(digest, ":")
+	if len(hex) > 7 {
+		hex = hex[:7]
 	}
-	return false
+	return hex
 }
 
 // parseLabels reads -l KEY=VALUE flags.
@@ -351,6 +360,7 @@ func findImageStreamTag(ctx context.Context, c *appsClients, o *newAppOptions) (
 		return nil, fmt.Errorf("looking up image stream tag %s:%s: %w", stream, tag, err)
 	default:
 		image.PullSpec = istag.Image.DockerImageReference
+		image.Found = fmt.Sprintf("--> Found image %s in image stream %q under tag %q for %q", shortDigest(istag.Image.Name), c.namespace+"/"+stream, tag, o.Source)
 		if image.Ports, err = imagePorts(&istag.Image); err != nil {
 			return nil, err
 		}
@@ -395,6 +405,7 @@ func findRegistryImage(ctx context.Context, c *appsClients, o *newAppOptions) (*
 	}
 	return &appImage{
 		Stream: name, Tag: tag, Ports: ports,
+		Found: fmt.Sprintf("--> Found container image %s for %q", shortDigest(result.Image.Name), o.Source),
 		NewStream: &imagev1.ImageStream{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
@@ -811,7 +822,7 @@ func rolloutUndo(ctx context.Context, c *appsClients, name string, toRevision in
 	rolled, err := dcs.Rollback(ctx, name, &appsv1.DeploymentConfigRollback{
 		Name: name,
 		Spec: appsv1.DeploymentConfigRollbackSpec{
-			From:            corev1.ObjectReference{Name: name},
+			// spec.from would name the deployment (RC); oc names the revision.
 			Revision:        toRevision,
 			IncludeTemplate: true,
 		},
@@ -1012,10 +1023,10 @@ func exposeTarget(args []string) (kind, name string, err error) {
 	if name == "" {
 		return "", "", errors.New("expose: the name is empty")
 	}
-	switch strings.ToLower(resource) {
-	case "dc", "deploymentconfig", "deploymentconfigs", "deploymentconfig.apps.openshift.io", "deploymentconfigs.apps.openshift.io":
+	switch {
+	case isDeploymentConfigKind(resource):
 		return "deploymentconfig", name, nil
-	case "svc", "service", "services":
+	case strings.EqualFold(resource, "svc"), strings.EqualFold(resource, "service"), strings.EqualFold(resource, "services"):
 		return "service", name, nil
 	}
 	return "", "", fmt.Errorf("cannot expose a %s: only deployment configs (dc) and services (svc) are supported", resource)
@@ -1205,8 +1216,7 @@ func scaleTarget(args []string) (string, bool) {
 	default:
 		return "", false
 	}
-	dc, err := deploymentConfigName(kind + "/" + name)
-	return dc, err == nil && name != "" && kind != ""
+	return name, name != "" && isDeploymentConfigKind(kind)
 }
 
 // scaleDeploymentConfig sets dc NAME's replicas through its scale

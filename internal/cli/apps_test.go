@@ -11,13 +11,18 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
 	appsv1 "github.com/openshift/api/apps/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/testregistry"
 )
 
 // pushImageWithPorts maps an image whose config exposes ports into
@@ -107,6 +113,8 @@ func TestNewAppFromImageStreamTag(t *testing.T) {
 
 	out := e.mustRun("new-app", "mytime:latest", "--name", "mytime", "-e", "GREETING=hi", "-l", "team=a")
 	for _, want := range []string{
+		`--> Found image `,
+		` in image stream "newapp-istag/mytime" under tag "latest" for "mytime:latest"` + "\n",
 		"--> Creating resources ...\n",
 		`    deploymentconfig.apps.openshift.io "mytime" created` + "\n",
 		`    service "mytime" created` + "\n",
@@ -162,6 +170,92 @@ func TestNewAppFromImageStreamTag(t *testing.T) {
 	// A second new-app of the same name reports the conflict.
 	if _, _, err := e.run("new-app", "mytime:latest", "--name", "mytime"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second new-app: err = %v", err)
+	}
+}
+
+func TestNewAppFromRegistryImage(t *testing.T) {
+	e := newAppsEnv(t, "newapp-registry")
+	reg := testregistry.Start(t, testregistry.Options{})
+	ref := reg.Ref("veer/mytime:latest")
+	reg.PushConfig(t, "veer/mytime:latest", ggcrv1.ConfigFile{
+		OS: "linux", Architecture: "amd64",
+		Config: ggcrv1.Config{ExposedPorts: map[string]struct{}{"8080/tcp": {}}},
+	})
+
+	out := e.mustRun("new-app", ref, "--name", "mytime")
+	for _, want := range []string{
+		`    imagestream.image.openshift.io "mytime" created` + "\n",
+		`    deploymentconfig.apps.openshift.io "mytime" created` + "\n",
+		`    service "mytime" created` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	is, tag := specTag(t, e.images, e.ns, "mytime", "latest")
+	if tag.From == nil || tag.From.Kind != "DockerImage" || tag.From.Name != ref || is.Labels["app"] != "mytime" {
+		t.Errorf("image stream %v tag %+v", is.Labels, tag)
+	}
+	dc := e.dc("mytime")
+	if from := dc.Spec.Triggers[1].ImageChangeParams.From.Name; from != "mytime:latest" {
+		t.Errorf("trigger from %q", from)
+	}
+	if svc := e.service("mytime"); len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "8080-tcp" {
+		t.Errorf("service ports %+v", svc.Spec.Ports)
+	}
+
+	// An image the registry does not have: nothing is created.
+	if _, _, err := e.run("new-app", reg.Ref("veer/none:latest"), "--name", "none"); err == nil || !strings.Contains(err.Error(), "unable to locate") {
+		t.Errorf("new-app of a missing image: err = %v", err)
+	}
+	if _, err := e.images.ImageV1().ImageStreams(e.ns).Get(context.Background(), "none", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("stream of a missing image: err = %v", err)
+	}
+}
+
+func TestNewAppFromGit(t *testing.T) {
+	e := newAppsEnv(t, "newapp-git")
+	repo := t.TempDir()
+	if err := os.WriteFile(filepath.Join(repo, "Dockerfile"), []byte("FROM busybox\nEXPOSE 8080\nCMD [\"./init.sh\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "Dockerfile"}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "app"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+
+	out := e.mustRun("new-app", "file://"+repo, "--name", "timeapp")
+	for _, want := range []string{
+		`    imagestream.image.openshift.io "busybox" created` + "\n",
+		`    imagestream.image.openshift.io "timeapp" created` + "\n",
+		`    buildconfig.build.openshift.io "timeapp" created` + "\n",
+		`    deploymentconfig.apps.openshift.io "timeapp" created` + "\n",
+		`    service "timeapp" created` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	builds := buildclient.NewForConfigOrDie(api.Admin)
+	bc, err := builds.BuildV1().BuildConfigs(e.ns).Get(context.Background(), "timeapp", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Spec.Output.To == nil || bc.Spec.Output.To.Name != "timeapp:latest" || bc.Labels["app"] != "timeapp" {
+		t.Errorf("buildconfig output %+v labels %v", bc.Spec.Output.To, bc.Labels)
+	}
+	dc := e.dc("timeapp")
+	if from := dc.Spec.Triggers[1].ImageChangeParams.From.Name; from != "timeapp:latest" {
+		t.Errorf("trigger from %q, want the build's output timeapp:latest", from)
+	}
+	if img := dc.Spec.Template.Spec.Containers[0].Image; img != " " {
+		t.Errorf("image before the first build = %q", img)
+	}
+	if svc := e.service("timeapp"); len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "8080-tcp" {
+		t.Errorf("service ports (from the Dockerfile's EXPOSE) %+v", svc.Spec.Ports)
 	}
 }
 
@@ -410,10 +504,24 @@ func isMissingSubresource(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "the server could not find the requested resource")
 }
 
+// makeDeployment creates the deployment of the DeploymentConfig's
+// current latestVersion as the DeploymentConfig controller does, already
+// Complete.
+func (e *appsEnv) makeDeployment(name string) {
+	e.t.Helper()
+	rc, err := deployutil.MakeDeployment(e.dc(name))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rc.Annotations[appsv1.DeploymentStatusAnnotation] = string(appsv1.DeploymentStatusComplete)
+	if _, err := api.kube.CoreV1().ReplicationControllers(e.ns).Create(context.Background(), rc, metav1.CreateOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func TestRolloutLatestAndUndo(t *testing.T) {
 	e := newAppsEnv(t, "rollout-latest")
 	e.plainDC("app")
-	before := e.dc("app").Status.LatestVersion
 	out, _, err := e.run("rollout", "latest", "dc/app")
 	if isMissingSubresource(err) {
 		t.Skip("deploymentconfigs/instantiate is not served yet")
@@ -424,18 +532,42 @@ func TestRolloutLatestAndUndo(t *testing.T) {
 	if out != "deploymentconfig.apps.openshift.io/app rolled out\n" {
 		t.Errorf("latest printed %q", out)
 	}
-	if after := e.dc("app").Status.LatestVersion; after != before+1 {
-		t.Errorf("latestVersion %d -> %d, want +1", before, after)
-	}
-
-	// undo needs two revisions to go back to.
 	dc := e.dc("app")
-	e.deployment("app", dc.Status.LatestVersion, appsv1.DeploymentStatusComplete, "manual change")
-	_, _, err = e.run("rollout", "undo", "dc/app")
+	if dc.Status.LatestVersion != 1 {
+		t.Fatalf("latestVersion = %d after rollout latest, want 1", dc.Status.LatestVersion)
+	}
+	e.makeDeployment("app")
+
+	// Revision 2 runs image v2.
+	dc.Spec.Template.Spec.Containers[0].Image = "reg.test/app:v2"
+	if _, err := e.apps.AppsV1().DeploymentConfigs(e.ns).Update(context.Background(), dc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("rollout", "latest", "dc/app")
+	if v := e.dc("app").Status.LatestVersion; v != 2 {
+		t.Fatalf("latestVersion = %d after the second rollout latest, want 2", v)
+	}
+	e.makeDeployment("app")
+
+	out, _, err = e.run("rollout", "undo", "dc/app")
 	if isMissingSubresource(err) {
 		t.Skip("deploymentconfigs/rollback is not served yet")
 	}
-	t.Logf("undo with one revision: %v", err)
+	if err != nil {
+		t.Fatalf("rollout undo: %v", err)
+	}
+	if out != "deploymentconfig.apps.openshift.io/app deployment #3 rolled back to app-1\n" {
+		t.Errorf("undo printed %q", out)
+	}
+	dc = e.dc("app")
+	if img := dc.Spec.Template.Spec.Containers[0].Image; img != "reg.test/app:v1" {
+		t.Errorf("image after undo = %q, want revision 1's reg.test/app:v1", img)
+	}
+
+	// --to-revision picks the revision; a missing one is an error.
+	if _, _, err := e.run("rollout", "undo", "dc/app", "--to-revision=7"); err == nil {
+		t.Error("undo to a revision that does not exist: no error")
+	}
 }
 
 func TestScaleDeploymentConfig(t *testing.T) {

@@ -247,7 +247,8 @@ func TestParseLogTarget(t *testing.T) {
 		{"buildconfig.build.openshift.io/time", logTarget{"buildconfig", "time"}, false},
 		{"build/time-2", logTarget{"build", "time-2"}, false},
 		{"builds/time-2", logTarget{"build", "time-2"}, false},
-		{"dc/app", logTarget{}, true},
+		{"dc/app", logTarget{"deploymentconfig", "app"}, false},
+		{"rs/app", logTarget{}, true},
 		{"bc/", logTarget{}, true},
 	}
 	for _, tt := range tests {

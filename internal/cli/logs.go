@@ -11,6 +11,7 @@ import (
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
+	appsscheme "github.com/openshift/client-go/apps/clientset/versioned/scheme"
 	"github.com/spf13/cobra"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +89,9 @@ func parseLogTarget(arg string) (logTarget, error) {
 	if name == "" {
 		return logTarget{}, fmt.Errorf("%q: the name is empty", arg)
 	}
+	if isDeploymentConfigKind(kind) {
+		return logTarget{"deploymentconfig", name}, nil
+	}
 	switch strings.ToLower(kind) {
 	case "po", "pod", "pods":
 		return logTarget{"pod", name}, nil
@@ -95,8 +99,6 @@ func parseLogTarget(arg string) (logTarget, error) {
 		return logTarget{"build", name}, nil
 	case "bc", "buildconfig", "buildconfigs", "buildconfig.build.openshift.io", "buildconfigs.build.openshift.io":
 		return logTarget{"buildconfig", name}, nil
-	case "dc", "deploymentconfig", "deploymentconfigs", "deploymentconfig.apps.openshift.io", "deploymentconfigs.apps.openshift.io":
-		return logTarget{"deploymentconfig", name}, nil
 	}
 	return logTarget{}, fmt.Errorf("logs of %q are not supported: use a pod, build/NAME, bc/NAME or dc/NAME", kind)
 }
@@ -193,23 +195,9 @@ func newestBuild(items []buildv1.Build) *buildv1.Build {
 
 // streamDeploymentLog copies deploymentconfigs/<name>/log to out.
 func streamDeploymentLog(ctx context.Context, c *appsClients, name string, opts *appsv1.DeploymentLogOptions, out io.Writer) error {
-	req := c.apps.AppsV1().RESTClient().Get().Namespace(c.namespace).Resource("deploymentconfigs").Name(name).SubResource("log")
-	if opts.Follow {
-		req = req.Param("follow", "true")
-	}
-	if opts.Version != nil {
-		req = req.Param("version", fmt.Sprint(*opts.Version))
-	}
-	if opts.TailLines != nil {
-		req = req.Param("tailLines", fmt.Sprint(*opts.TailLines))
-	}
-	if opts.LimitBytes != nil {
-		req = req.Param("limitBytes", fmt.Sprint(*opts.LimitBytes))
-	}
-	if opts.Container != "" {
-		req = req.Param("container", opts.Container)
-	}
-	stream, err := req.Stream(ctx)
+	stream, err := c.apps.AppsV1().RESTClient().Get().Namespace(c.namespace).
+		Resource("deploymentconfigs").Name(name).SubResource("log").
+		VersionedParams(opts, appsscheme.ParameterCodec).Stream(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the log of %s: %w", dcRef(name), err)
 	}
