@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
 	appsv1 "github.com/openshift/api/apps/v1"
@@ -495,6 +496,43 @@ func TestRolloutStatusOnce(t *testing.T) {
 	e.setLatestVersion("app", 2)
 	if _, _, err := e.run("rollout", "status", "dc/app"); err == nil || !strings.Contains(err.Error(), `replication controller "app-2" has failed progressing`) {
 		t.Errorf("status of a failed rollout: err = %v", err)
+	}
+}
+
+func TestRolloutStatusFollows(t *testing.T) {
+	e := newAppsEnv(t, "rollout-follow")
+	e.plainDC("app")
+	e.deployment("app", 1, appsv1.DeploymentStatusRunning, "config change")
+	e.setLatestVersion("app", 1)
+
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := e.run("rollout", "status", "dc/app")
+		done <- result{out, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("status returned while the rollout runs: %q, %v", r.out, r.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	rc := e.rc("app-1")
+	rc.Annotations[appsv1.DeploymentStatusAnnotation] = string(appsv1.DeploymentStatusComplete)
+	if _, err := api.kube.CoreV1().ReplicationControllers(e.ns).Update(context.Background(), rc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		want := "Waiting for rollout to finish: 0 out of 1 new replicas have been updated...\n" +
+			`replication controller "app-1" successfully rolled out` + "\n"
+		if r.err != nil || r.out != want {
+			t.Errorf("status printed %q, %v; want %q", r.out, r.err, want)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("status did not end after the rollout completed")
 	}
 }
 
