@@ -48,6 +48,8 @@ type Options struct {
 	// ImageImportRate caps scheduled imports per minute (-1: no cap).
 	ImageImportInterval time.Duration
 	ImageImportRate     int
+	// HostPortAddress is the address Services' node ports listen on.
+	HostPortAddress string
 }
 
 // NewCommand returns `slipway server`.
@@ -55,6 +57,7 @@ func NewCommand() *cobra.Command {
 	o := &Options{
 		DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2, RegistryListen: imageregistry.DefaultListen,
 		ImageImportInterval: imageimport.DefaultInterval, ImageImportRate: imageimport.DefaultRatePerMinute,
+		HostPortAddress: "127.0.0.1",
 	}
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -84,6 +87,7 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringArrayVar(&o.RegistryCAs, "registry-ca", nil, "CA bundle trusted for registries: FILE for all, or HOST[:PORT]=FILE for one, which builds then reach over HTTPS even on loopback (repeatable)")
 	f.DurationVar(&o.ImageImportInterval, "image-import-interval", o.ImageImportInterval, "How often image stream tags with importPolicy.scheduled are re-imported (minimum 1s)")
 	f.IntVar(&o.ImageImportRate, "image-import-rate", o.ImageImportRate, "Scheduled image imports per minute, bursting to twice that; -1 for no limit")
+	f.StringVar(&o.HostPortAddress, "host-port-address", o.HostPortAddress, "IP address Services' host ports (nodePort, expose --host-port) listen on; 0.0.0.0 for every interface")
 	return cmd
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/node"
+	"github.com/slipway-dev/slipway/internal/serviceproxy"
 )
 
 // controllerConfig is what the in-process controllers and the node agent need.
@@ -40,6 +41,8 @@ type controllerConfig struct {
 	buildkitHost  string
 	imageImport   imageimport.Config
 	registries    *image.Client
+	// hostPortAddress is where Services' node ports listen.
+	hostPortAddress string
 }
 
 // startControllers runs the in-process controllers and the node agent
@@ -102,6 +105,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		ReplicationControllers: core.ReplicationControllers(),
 		Pods:                   core.Pods(),
 	})
+	proxy := serviceproxy.New(client, core.Services(), core.Pods(), serviceproxy.Options{Address: c.hostPortAddress})
 	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), c.imageImport)
 	// Registries configured to notify Slipway (see the README) post here;
 	// the API server authenticates them (the admin token).
@@ -140,6 +144,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	run("imagetrigger", trigger.Run)
 	run("replicationcontroller", rcs.Run)
 	run("deploymentconfig", dcs.Run)
+	run("serviceproxy", proxy.Run)
 	run("node", agent.Run)
 	return nil
 }
