@@ -45,7 +45,7 @@ func (g *Generator) updateImageChangeTriggers(ctx context.Context, bc *buildv1.B
 		}
 		status := buildv1.ImageChangeTriggerStatus{From: buildv1.ImageStreamTagReference{Namespace: from.Namespace, Name: from.Name}}
 		for _, old := range bc.Status.ImageChangeTriggers {
-			if old.From.Name == from.Name && (old.From.Namespace == from.Namespace || old.From.Namespace == "" && from.Namespace == bc.Namespace) {
+			if statusFollows(bc, old, from) {
 				status.LastTriggeredImageID, status.LastTriggerTime = old.LastTriggeredImageID, old.LastTriggerTime
 			}
 		}
@@ -84,14 +84,30 @@ func triggeredImageFor(bc *buildv1.BuildConfig, strategyFrom *corev1.ObjectRefer
 	if strategyFrom.Kind != "ImageStreamTag" && strategyFrom.Kind != "" {
 		return ""
 	}
-	ns := strategyFrom.Namespace
-	if ns == "" {
-		ns = bc.Namespace
-	}
+	return LastTriggeredImage(bc, strategyFrom)
+}
+
+// LastTriggeredImage returns the image bc's status records for the image
+// change trigger following the ImageStreamTag from, or "". An empty
+// namespace, in from or in a status entry, means bc's own.
+func LastTriggeredImage(bc *buildv1.BuildConfig, from *corev1.ObjectReference) string {
 	for _, s := range bc.Status.ImageChangeTriggers {
-		if s.From.Name == strategyFrom.Name && s.From.Namespace == ns {
+		if statusFollows(bc, s, from) {
 			return s.LastTriggeredImageID
 		}
 	}
 	return ""
+}
+
+// statusFollows reports whether s is the status of the image change trigger
+// following from; empty namespaces mean bc's.
+func statusFollows(bc *buildv1.BuildConfig, s buildv1.ImageChangeTriggerStatus, from *corev1.ObjectReference) bool {
+	ns, statusNS := from.Namespace, s.From.Namespace
+	if ns == "" {
+		ns = bc.Namespace
+	}
+	if statusNS == "" {
+		statusNS = bc.Namespace
+	}
+	return s.From.Name == from.Name && statusNS == ns
 }

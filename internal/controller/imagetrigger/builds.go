@@ -47,7 +47,7 @@ func (c *Controller) syncBuildConfig(ctx context.Context, key string) error {
 	// elsewhere (the config change build, another replica): then there is
 	// nothing left to do.
 	live, getErr := c.builds.BuildV1().BuildConfigs(namespace).Get(ctx, name, metav1.GetOptions{})
-	if getErr == nil && lastTriggeredImage(live, req.From) == req.TriggeredByImage.Name {
+	if getErr == nil && buildgenerator.LastTriggeredImage(live, req.From) == req.TriggeredByImage.Name {
 		return nil
 	}
 	if apierrors.IsBadRequest(err) {
@@ -75,7 +75,7 @@ func (c *Controller) buildRequest(bc *buildv1.BuildConfig) *buildv1.BuildRequest
 			continue
 		}
 		spec := c.resolveTag(followedTag(bc.Namespace, from))
-		if spec == "" || spec == lastTriggeredImage(bc, from) || (t.ImageChange != nil && spec == t.ImageChange.LastTriggeredImageID) {
+		if spec == "" || spec == buildgenerator.LastTriggeredImage(bc, from) || (t.ImageChange != nil && spec == t.ImageChange.LastTriggeredImageID) {
 			continue
 		}
 		return &buildv1.BuildRequest{
@@ -89,20 +89,4 @@ func (c *Controller) buildRequest(bc *buildv1.BuildConfig) *buildv1.BuildRequest
 		}
 	}
 	return nil
-}
-
-// lastTriggeredImage returns the image bc's status records for the trigger
-// following from (an ImageStreamTag with its namespace filled in), or "".
-// Entries without a namespace mean bc's own.
-func lastTriggeredImage(bc *buildv1.BuildConfig, from *corev1.ObjectReference) string {
-	for _, s := range bc.Status.ImageChangeTriggers {
-		ns := s.From.Namespace
-		if ns == "" {
-			ns = bc.Namespace
-		}
-		if s.From.Name == from.Name && ns == from.Namespace {
-			return s.LastTriggeredImageID
-		}
-	}
-	return ""
 }
