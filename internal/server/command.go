@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"sync/atomic"
 
 	"log/slog"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/etcd"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/imageregistry"
+	"github.com/slipway-dev/slipway/internal/node/cni"
 )
 
 // Options are the flags of `slipway server`.
@@ -50,6 +52,8 @@ type Options struct {
 	ImageImportRate     int
 	// HostPortAddress is the address Services' node ports listen on.
 	HostPortAddress string
+	// PodSubnet is the pod network's IPv4 subnet.
+	PodSubnet string
 }
 
 // NewCommand returns `slipway server`.
@@ -57,7 +61,7 @@ func NewCommand() *cobra.Command {
 	o := &Options{
 		DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2, RegistryListen: imageregistry.DefaultListen,
 		ImageImportInterval: imageimport.DefaultInterval, ImageImportRate: imageimport.DefaultRatePerMinute,
-		HostPortAddress: "127.0.0.1",
+		HostPortAddress: "127.0.0.1", PodSubnet: cni.DefaultSubnet,
 	}
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -87,6 +91,7 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringArrayVar(&o.RegistryCAs, "registry-ca", nil, "CA bundle trusted for registries: FILE for all, or HOST[:PORT]=FILE for one, which builds then reach over HTTPS even on loopback (repeatable)")
 	f.DurationVar(&o.ImageImportInterval, "image-import-interval", o.ImageImportInterval, "How often image stream tags with importPolicy.scheduled are re-imported (minimum 1s)")
 	f.IntVar(&o.ImageImportRate, "image-import-rate", o.ImageImportRate, "Scheduled image imports per minute, bursting to twice that; -1 for no limit")
+	f.StringVar(&o.PodSubnet, "pod-subnet", o.PodSubnet, "IPv4 subnet of the pod network (the CNI bridge slipway0); must not overlap another interface's")
 	f.StringVar(&o.HostPortAddress, "host-port-address", o.HostPortAddress, "IP address Services' host ports (nodePort, expose --host-port) listen on; 0.0.0.0 for every interface")
 	return cmd
 }
@@ -159,8 +164,13 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	buildkitAddress := startBuildkit(ctx, o, string(dir), registry.Hostname())
 
+	var controllersStarted atomic.Bool
+	agentStopped := make(chan struct{})
 	s.Generic.AddPostStartHookOrDie("slipway-controllers", func(hook genericapiserver.PostStartHookContext) error {
+		controllersStarted.Store(true)
 		return startControllers(hook, s, controllerConfig{
+			agentStopped:  agentStopped,
+			podSubnet:     o.PodSubnet,
 			caBundle:      caBundle,
 			workers:       o.Workers,
 			registryHosts: serviceaccount.RegistryHosts(registry.Hostname()),
@@ -181,7 +191,16 @@ func Run(ctx context.Context, o Options) error {
 	}
 	slog.Info("slipway server starting", "api", server, "kubeconfig", dir.adminKubeconfig(), "registry", registry.Hostname(), "etcd", strings.Join(etcdServers, ","))
 	prepared := s.Generic.PrepareRun()
-	return prepared.RunWithContext(ctx)
+	err = prepared.RunWithContext(ctx)
+	if controllersStarted.Load() {
+		// Pods stop with the server, so none outlives it unmanaged.
+		select {
+		case <-agentStopped:
+		case <-time.After(time.Minute):
+			slog.Warn("the node agent did not stop its pods within a minute")
+		}
+	}
+	return err
 }
 
 // clientHost is the address clients use for a listen address: a wildcard

@@ -28,6 +28,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/node"
+	"github.com/slipway-dev/slipway/internal/node/cni"
 	"github.com/slipway-dev/slipway/internal/serviceproxy"
 )
 
@@ -43,6 +44,10 @@ type controllerConfig struct {
 	registries    *image.Client
 	// hostPortAddress is where Services' node ports listen.
 	hostPortAddress string
+	// podSubnet is the pod network's IPv4 subnet.
+	podSubnet string
+	// agentStopped is closed once the node agent has stopped its pods.
+	agentStopped chan struct{}
 }
 
 // startControllers runs the in-process controllers and the node agent
@@ -120,6 +125,7 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		Pods:         core.Pods(),
 		Standby:      true,
 		Registry:     c.registries,
+		Network:      cni.Config{Subnet: c.podSubnet},
 	})
 	if err != nil {
 		return err
@@ -145,6 +151,13 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	run("replicationcontroller", rcs.Run)
 	run("deploymentconfig", dcs.Run)
 	run("serviceproxy", proxy.Run)
-	run("node", agent.Run)
+	go func() {
+		// The server waits for this before it exits: the agent stops every
+		// pod it runs (containers, their networks) when ctx ends.
+		defer close(c.agentStopped)
+		if err := agent.Run(ctx, c.workers); err != nil && ctx.Err() == nil {
+			slog.Error("controller stopped", "controller", "node", "err", err)
+		}
+	}()
 	return nil
 }

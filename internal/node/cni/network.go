@@ -20,6 +20,11 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 )
 
+// DefaultSubnet is the pod network's default: the first /16 of OpenShift's
+// default cluster network (10.128.0.0/14). Podman's default, 10.88.0.0/16,
+// is often taken on machines that have it.
+const DefaultSubnet = "10.128.0.0/16"
+
 // DefaultPluginDirs is where Debian installs the CNI plugins.
 var DefaultPluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 
@@ -31,7 +36,7 @@ type Config struct {
 	Name string
 	// Bridge is the Linux bridge; default "slipway0".
 	Bridge string
-	// Subnet is the pods' IPv4 subnet; default 10.88.0.0/16.
+	// Subnet is the pods' IPv4 subnet; default DefaultSubnet.
 	Subnet string
 	// PluginDirs hold the plugin binaries; default DefaultPluginDirs.
 	PluginDirs []string
@@ -74,13 +79,17 @@ func New(cfg Config) (*Network, error) {
 		cfg.Bridge = "slipway0"
 	}
 	if cfg.Subnet == "" {
-		cfg.Subnet = "10.88.0.0/16"
+		cfg.Subnet = DefaultSubnet
 	}
 	if len(cfg.PluginDirs) == 0 {
 		cfg.PluginDirs = DefaultPluginDirs
 	}
-	if _, _, err := net.ParseCIDR(cfg.Subnet); err != nil {
+	_, subnet, err := net.ParseCIDR(cfg.Subnet)
+	if err != nil {
 		return nil, fmt.Errorf("pod network subnet: %w", err)
+	}
+	if err := checkOverlap(subnet, cfg.Bridge); err != nil {
+		return nil, err
 	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
@@ -205,6 +214,36 @@ func DeleteNetNS(name string) error {
 	}
 	if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
 		return fmt.Errorf("removing network namespace %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// checkOverlap refuses a subnet that overlaps an address of another
+// interface than bridge: the kernel would route some pod addresses there
+// (another container runtime's bridge, a VPN) and pods would be
+// unreachable with "no route to host".
+func checkOverlap(subnet *net.IPNet, bridge string) error {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("listing network interfaces: %w", err)
+	}
+	for _, iface := range ifaces {
+		if iface.Name == bridge {
+			continue
+		}
+		addrs, err := iface.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipnet, ok := a.(*net.IPNet)
+			if !ok || ipnet.IP.To4() == nil {
+				continue
+			}
+			if subnet.Contains(ipnet.IP) || ipnet.Contains(subnet.IP) {
+				return fmt.Errorf("pod network subnet %s overlaps %s on interface %s: choose another one (slipway server --pod-subnet)", subnet, ipnet, iface.Name)
+			}
+		}
 	}
 	return nil
 }
