@@ -9,6 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/slipway-dev/slipway/internal/deployutil"
 )
 
 // syncDeploymentConfig writes the images the automatic ImageChange
@@ -45,44 +47,14 @@ func (c *Controller) syncDeploymentConfig(ctx context.Context, key string) error
 	return nil
 }
 
-// applyImageTriggers sets, for every automatic ImageChange trigger of dc
-// whose tag resolves, lastTriggeredImage and the image of the containers
-// and init containers it names to the resolved pull spec. It reports
-// whether anything changed.
+// applyImageTriggers points the automatic ImageChange triggers of dc, and
+// the containers they name, at the image their tag resolves to in the
+// cache. It reports whether anything changed.
 func (c *Controller) applyImageTriggers(dc *appsv1.DeploymentConfig) bool {
-	changed := false
-	for _, t := range dc.Spec.Triggers {
-		p := t.ImageChangeParams
-		if t.Type != appsv1.DeploymentTriggerOnImageChange || p == nil || !p.Automatic {
-			continue
-		}
-		spec := c.resolveTag(followedTag(dc.Namespace, &p.From))
-		if spec == "" {
-			continue
-		}
-		if p.LastTriggeredImage != spec {
-			p.LastTriggeredImage = spec
-			changed = true
-		}
-		if dc.Spec.Template == nil {
-			continue
-		}
-		for _, name := range p.ContainerNames {
-			changed = setImage(dc.Spec.Template.Spec.Containers, name, spec) || changed
-			changed = setImage(dc.Spec.Template.Spec.InitContainers, name, spec) || changed
-		}
-	}
+	automatic := func(p *appsv1.DeploymentTriggerImageChangeParams) bool { return p.Automatic }
+	// The cache answers without errors: a tag it cannot resolve is "".
+	changed, _ := deployutil.ResolveImageTriggers(dc, automatic, func(from corev1.ObjectReference) (string, error) {
+		return c.resolveTag(followedTag(from.Namespace, &from)), nil
+	})
 	return changed
-}
-
-// setImage sets the image of the container called name in containers and
-// reports whether it changed.
-func setImage(containers []corev1.Container, name, image string) bool {
-	for i := range containers {
-		if containers[i].Name == name && containers[i].Image != image {
-			containers[i].Image = image
-			return true
-		}
-	}
-	return false
 }

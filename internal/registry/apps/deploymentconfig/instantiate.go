@@ -143,48 +143,22 @@ func (r *InstantiateREST) resolveImageTriggers(ctx context.Context, dc *appsv1.D
 	if slices.Contains(exclude, appsv1.DeploymentTriggerOnImageChange) {
 		return nil
 	}
-	for _, t := range dc.Spec.Triggers {
-		p := t.ImageChangeParams
-		if t.Type != appsv1.DeploymentTriggerOnImageChange || p == nil || (!force && !p.Automatic) {
-			continue
-		}
-		namespace := p.From.Namespace
-		if namespace == "" {
-			namespace = dc.Namespace
-		}
-		streamName, tag, err := buildgenerator.SplitImageStreamTag(p.From.Name)
+	include := func(p *appsv1.DeploymentTriggerImageChangeParams) bool { return force || p.Automatic }
+	_, err := deployutil.ResolveImageTriggers(dc, include, func(from corev1.ObjectReference) (string, error) {
+		streamName, tag, err := buildgenerator.SplitImageStreamTag(from.Name)
 		if err != nil {
-			return apierrors.NewBadRequest(err.Error())
+			return "", apierrors.NewBadRequest(err.Error())
 		}
-		stream, err := r.streams.ImageStreams(namespace).Get(ctx, streamName, metav1.GetOptions{})
+		stream, err := r.streams.ImageStreams(from.Namespace).Get(ctx, streamName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			continue
+			return "", nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading image stream %s/%s: %w", namespace, streamName, err)
+			return "", fmt.Errorf("reading image stream %s/%s: %w", from.Namespace, streamName, err)
 		}
-		image := buildgenerator.LatestTaggedImage(stream, tag)
-		if image == "" {
-			continue
-		}
-		p.LastTriggeredImage = image
-		if dc.Spec.Template == nil {
-			continue
-		}
-		for _, name := range p.ContainerNames {
-			setImage(dc.Spec.Template.Spec.Containers, name, image)
-			setImage(dc.Spec.Template.Spec.InitContainers, name, image)
-		}
-	}
-	return nil
-}
-
-func setImage(containers []corev1.Container, name, image string) {
-	for i := range containers {
-		if containers[i].Name == name {
-			containers[i].Image = image
-		}
-	}
+		return buildgenerator.LatestTaggedImage(stream, tag), nil
+	})
+	return err
 }
 
 // rolloutDetails decides whether dc rolls out and why: every image trigger
