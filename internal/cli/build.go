@@ -624,36 +624,6 @@ func followStartedBuild(ctx context.Context, env *commandEnv, o *startBuildOptio
 	return nil
 }
 
-// streamBuildLog copies builds/<name>/log to out.
-func streamBuildLog(ctx context.Context, builds buildclient.Interface, namespace, name string, opts *buildv1.BuildLogOptions, out io.Writer) error {
-	req := builds.BuildV1().RESTClient().Get().Namespace(namespace).Resource("builds").Name(name).SubResource("log")
-	if opts.Follow {
-		req = req.Param("follow", "true")
-	}
-	if opts.NoWait {
-		req = req.Param("nowait", "true")
-	}
-	if opts.Version != nil {
-		req = req.Param("version", fmt.Sprint(*opts.Version))
-	}
-	if opts.TailLines != nil {
-		req = req.Param("tailLines", fmt.Sprint(*opts.TailLines))
-	}
-	if opts.LimitBytes != nil {
-		req = req.Param("limitBytes", fmt.Sprint(*opts.LimitBytes))
-	}
-	if opts.Container != "" {
-		req = req.Param("container", opts.Container)
-	}
-	stream, err := req.Stream(ctx)
-	if err != nil {
-		return err
-	}
-	defer stream.Close()
-	_, err = io.Copy(out, stream)
-	return err
-}
-
 // waitForBuild watches the build until it ends. With strict, a build that
 // did not complete is an error; otherwise only its phase is reported.
 func waitForBuild(ctx context.Context, builds buildclient.Interface, namespace, name string, strict bool) error {

@@ -12,11 +12,15 @@ import (
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	appsscheme "github.com/openshift/client-go/apps/clientset/versioned/scheme"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
+	buildscheme "github.com/openshift/client-go/build/clientset/versioned/scheme"
 	"github.com/spf13/cobra"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	restclient "k8s.io/client-go/rest"
 	"k8s.io/kubectl/pkg/util/templates"
 )
 
@@ -195,11 +199,25 @@ func newestBuild(items []buildv1.Build) *buildv1.Build {
 
 // streamDeploymentLog copies deploymentconfigs/<name>/log to out.
 func streamDeploymentLog(ctx context.Context, c *appsClients, name string, opts *appsv1.DeploymentLogOptions, out io.Writer) error {
-	stream, err := c.apps.AppsV1().RESTClient().Get().Namespace(c.namespace).
-		Resource("deploymentconfigs").Name(name).SubResource("log").
-		VersionedParams(opts, appsscheme.ParameterCodec).Stream(ctx)
+	err := streamLog(ctx, c.apps.AppsV1().RESTClient(), c.namespace, "deploymentconfigs", name, opts, appsscheme.ParameterCodec, out)
 	if err != nil {
 		return fmt.Errorf("reading the log of %s: %w", dcRef(name), err)
+	}
+	return nil
+}
+
+// streamBuildLog copies builds/<name>/log to out.
+func streamBuildLog(ctx context.Context, builds buildclient.Interface, namespace, name string, opts *buildv1.BuildLogOptions, out io.Writer) error {
+	return streamLog(ctx, builds.BuildV1().RESTClient(), namespace, "builds", name, opts, buildscheme.ParameterCodec, out)
+}
+
+// streamLog copies the log subresource of resource/name, asked for with
+// opts in codec's query parameters, to out.
+func streamLog(ctx context.Context, client restclient.Interface, namespace, resource, name string, opts runtime.Object, codec runtime.ParameterCodec, out io.Writer) error {
+	stream, err := client.Get().Namespace(namespace).Resource(resource).Name(name).SubResource("log").
+		VersionedParams(opts, codec).Stream(ctx)
+	if err != nil {
+		return err
 	}
 	defer stream.Close()
 	_, err = io.Copy(out, stream)
