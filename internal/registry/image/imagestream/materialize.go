@@ -73,7 +73,7 @@ func (s *Strategy) MaterializeTags(ctx context.Context, old, stream *imagev1.Ima
 				}
 				continue
 			}
-			if source, err = streamFromObject(obj); err != nil {
+			if source, err = AsStream(obj); err != nil {
 				errs = append(errs, field.InternalError(namePath, err))
 				continue
 			}

@@ -6,7 +6,6 @@ package imagestream
 
 import (
 	"context"
-	"fmt"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -271,13 +270,4 @@ func (s *InternalStrategy) PrepareForUpdate(ctx context.Context, obj, old runtim
 	UpdateTagGenerations(stream, oldStream)
 	stampEventGenerations(stream, oldStream)
 	stream.Status.DockerImageRepository = s.DockerImageRepository(stream)
-}
-
-// streamFromObject returns obj as an ImageStream or an error naming its type.
-func streamFromObject(obj runtime.Object) (*imagev1.ImageStream, error) {
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return nil, fmt.Errorf("expected an ImageStream, got %T", obj)
-	}
-	return stream, nil
 }

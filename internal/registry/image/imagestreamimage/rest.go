@@ -80,16 +80,12 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := r.streams.Get(ctx, streamName, &metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, apierrors.NewNotFound(resource, name)
-	}
+	stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 	if err != nil {
 		return nil, err
 	}
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return nil, fmt.Errorf("image stream store returned %T", obj)
+	if stream == nil {
+		return nil, apierrors.NewNotFound(resource, name)
 	}
 	matches := imagestream.MatchingImages(stream, id)
 	switch len(matches) {
@@ -101,7 +97,7 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 	}
 	event := imagestream.FindImageEvent(stream, matches[0])
 
-	obj, err = r.images.Get(genericapirequest.WithNamespace(ctx, ""), matches[0], &metav1.GetOptions{})
+	obj, err := r.images.Get(genericapirequest.WithNamespace(ctx, ""), matches[0], &metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, apierrors.NewNotFound(resource, name)
 	}

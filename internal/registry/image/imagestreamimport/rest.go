@@ -24,7 +24,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/image"
+	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestreamsecrets"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // MaxImagesBulkImported is how many tags a spec.repository import brings
@@ -43,17 +45,9 @@ type Importer interface {
 	Tags(ctx context.Context, repo image.Reference, o image.ImportOptions) ([]string, error)
 }
 
-// StreamStore is the image stream storage imports write to: the imagestream
-// package's internal store, which keeps the status it is given.
-type StreamStore interface {
-	rest.Getter
-	rest.Creater
-	rest.Updater
-}
-
 // REST serves imagestreamimports.
 type REST struct {
-	streams  StreamStore
+	streams  imagestream.InternalStore
 	images   rest.Creater
 	secrets  imagestreamsecrets.SecretsGetter
 	importer Importer
@@ -71,7 +65,7 @@ var (
 // image stream store, images the images store, secrets lists a namespace's
 // secrets (the pull secrets among them authenticate the imports) and
 // importer talks to the registries.
-func NewREST(streams StreamStore, images rest.Creater, secrets imagestreamsecrets.SecretsGetter, importer Importer) *REST {
+func NewREST(streams imagestream.InternalStore, images rest.Creater, secrets imagestreamsecrets.SecretsGetter, importer Importer) *REST {
 	return &REST{streams: streams, images: images, secrets: secrets, importer: importer, now: metav1.Now}
 }
 
@@ -106,11 +100,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if namespace == "" {
 		return nil, apierrors.NewBadRequest("a namespace must be specified to import images")
 	}
-	if isi.Namespace == "" {
-		isi.Namespace = namespace
-	}
-	if isi.Namespace != namespace {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the request (%s)", isi.Namespace, namespace))
+	if err := storebase.RequestNamespace(ctx, &isi.ObjectMeta); err != nil {
+		return nil, err
 	}
 	if errs := ValidateImageStreamImport(isi); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(kind, isi.Name, errs)
@@ -128,7 +119,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	// decided to import for; a stream changed or replaced since means its
 	// decision is stale.
 	preconditions := isi.ObjectMeta
-	stream, err := r.getStream(ctx, isi.Name)
+	stream, err := imagestream.GetStream(ctx, r.streams, isi.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -157,22 +148,6 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	clearManifests(isi)
 	isi.Status.Import = written
 	return isi, nil
-}
-
-// getStream reads a stream; a missing stream is reported as nil, nil.
-func (r *REST) getStream(ctx context.Context, name string) (*imagev1.ImageStream, error) {
-	obj, err := r.streams.Get(ctx, name, &metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return nil, fmt.Errorf("image stream store returned %T", obj)
-	}
-	return stream, nil
 }
 
 // checkPreconditions answers 409 when the request's resourceVersion or UID
@@ -240,7 +215,7 @@ func (r *REST) writeStream(ctx context.Context, isi *imagev1.ImageStreamImport, 
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			var err error
-			if stream, err = r.getStream(ctx, isi.Name); err != nil {
+			if stream, err = imagestream.GetStream(ctx, r.streams, isi.Name); err != nil {
 				return nil, err
 			}
 			if err := checkPreconditions(preconditions, stream, isi.Name); err != nil {
@@ -264,23 +239,13 @@ func (r *REST) writeStream(ctx context.Context, isi *imagev1.ImageStreamImport, 
 		}
 		working.Annotations[imagev1.DockerImageRepositoryCheckAnnotation] = now.UTC().Format(time.RFC3339)
 
-		var obj runtime.Object
-		var err error
-		if stream == nil {
-			obj, err = r.streams.Create(ctx, working, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: dryRun})
-		} else {
-			obj, _, err = r.streams.Update(ctx, working.Name, rest.DefaultUpdatedObjectInfo(working), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: dryRun})
-		}
+		written, err := imagestream.SaveStream(ctx, r.streams, working, dryRun)
 		retry := apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
 		if retry && preconditions.ResourceVersion == "" && attempt < maxConflictRetries {
 			continue
 		}
 		if err != nil {
 			return nil, err
-		}
-		written, ok := obj.(*imagev1.ImageStream)
-		if !ok {
-			return nil, fmt.Errorf("image stream store returned %T", obj)
 		}
 		return written, nil
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 
 	imagemeta "github.com/slipway-dev/slipway/internal/image"
 )
@@ -27,18 +28,10 @@ import (
 // another writer changed the stream in between (two pushes at once).
 const maxConflictRetries = 10
 
-// StreamStore is the image stream storage mappings write to: the
-// imagestream package's internal store, which keeps the status it is given.
-type StreamStore interface {
-	rest.Getter
-	rest.Creater
-	rest.Updater
-}
-
 // REST serves imagestreammappings.
 type REST struct {
 	images  rest.Creater
-	streams StreamStore
+	streams imagestream.InternalStore
 	now     func() metav1.Time
 }
 
@@ -51,7 +44,7 @@ var (
 
 // NewREST returns the imagestreammappings storage over images (the images
 // store) and streams (the internal image stream store).
-func NewREST(images rest.Creater, streams StreamStore) *REST {
+func NewREST(images rest.Creater, streams imagestream.InternalStore) *REST {
 	return &REST{images: images, streams: streams, now: metav1.Now}
 }
 
@@ -82,12 +75,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not an ImageStreamMapping: %T", obj))
 	}
-	namespace, _ := genericapirequest.NamespaceFrom(ctx)
-	if mapping.Namespace == "" {
-		mapping.Namespace = namespace
-	}
-	if mapping.Namespace != namespace {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the request (%s)", mapping.Namespace, namespace))
+	if err := storebase.RequestNamespace(ctx, &mapping.ObjectMeta); err != nil {
+		return nil, err
 	}
 	if errs := ValidateImageStreamMapping(mapping); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(kind, mapping.Name, errs)
@@ -135,23 +124,18 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // addEvent writes event as the newest of mapping.tag, in one read and one
 // conditional write of the stream.
 func (r *REST) addEvent(ctx context.Context, mapping *imagev1.ImageStreamMapping, event imagev1.TagEvent, dryRun []string) error {
-	obj, err := r.streams.Get(ctx, mapping.Name, &metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		// A generation of 0 is stamped with the new stream's generation.
-		stream := &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: mapping.Namespace, Name: mapping.Name}}
-		imagestream.AddTagEvent(stream, mapping.Tag, event)
-		_, err := r.streams.Create(ctx, stream, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: dryRun})
-		if err != nil {
-			return fmt.Errorf("creating image stream %s/%s: %w", mapping.Namespace, mapping.Name, err)
-		}
-		return nil
-	}
+	stream, err := imagestream.GetStream(ctx, r.streams, mapping.Name)
 	if err != nil {
 		return err
 	}
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return fmt.Errorf("image stream store returned %T", obj)
+	if stream == nil {
+		// A generation of 0 is stamped with the new stream's generation.
+		stream := &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: mapping.Namespace, Name: mapping.Name}}
+		imagestream.AddTagEvent(stream, mapping.Tag, event)
+		if _, err := imagestream.SaveStream(ctx, r.streams, stream, dryRun); err != nil {
+			return fmt.Errorf("creating image stream %s/%s: %w", mapping.Namespace, mapping.Name, err)
+		}
+		return nil
 	}
 	stream = stream.DeepCopy()
 	event.Generation = stream.Generation
@@ -159,7 +143,7 @@ func (r *REST) addEvent(ctx context.Context, mapping *imagev1.ImageStreamMapping
 		return nil
 	}
 	imagestream.UpdateTrackingTags(stream, []string{mapping.Tag})
-	_, _, err = r.streams.Update(ctx, stream.Name, rest.DefaultUpdatedObjectInfo(stream), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: dryRun})
+	_, err = imagestream.SaveStream(ctx, r.streams, stream, dryRun)
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
+	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
 // maxConflictRetries bounds how often a write is recomputed when the stream
@@ -30,10 +31,8 @@ const maxConflictRetries = 5
 // imagestream package's internal store, which keeps status written with the
 // spec (a tag delete removes both).
 type StreamStore interface {
-	rest.Getter
+	imagestream.InternalStore
 	rest.Lister
-	rest.Creater
-	rest.Updater
 }
 
 // REST serves imagestreamtags.
@@ -99,29 +98,13 @@ func splitName(name string) (stream, tag string, err error) {
 	return stream, tag, nil
 }
 
-// getStream reads a stream; a missing stream is reported as nil, nil.
-func (r *REST) getStream(ctx context.Context, name string) (*imagev1.ImageStream, error) {
-	obj, err := r.streams.Get(ctx, name, &metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return nil, fmt.Errorf("image stream store returned %T", obj)
-	}
-	return stream, nil
-}
-
 // Get returns the tag, 404 unless it has a spec tag or a status event.
 func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
 	streamName, tag, err := splitName(name)
 	if err != nil {
 		return nil, err
 	}
-	stream, err := r.getStream(ctx, streamName)
+	stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +277,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	}
 	streamName, tag, _ := imagestream.SplitTag(istag.Name)
 	for attempt := 0; ; attempt++ {
-		stream, err := r.getStream(ctx, streamName)
+		stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +309,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		return nil, false, err
 	}
 	for attempt := 0; ; attempt++ {
-		stream, err := r.getStream(ctx, streamName)
+		stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 		if err != nil {
 			return nil, false, err
 		}
@@ -409,12 +392,8 @@ func dryRunOf(options *metav1.CreateOptions) []string {
 
 // prepare defaults the request's namespace and spec tag.
 func (r *REST) prepare(ctx context.Context, istag *imagev1.ImageStreamTag) error {
-	namespace, _ := genericapirequest.NamespaceFrom(ctx)
-	if istag.Namespace == "" {
-		istag.Namespace = namespace
-	}
-	if istag.Namespace != namespace {
-		return apierrors.NewBadRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the request (%s)", istag.Namespace, namespace))
+	if err := storebase.RequestNamespace(ctx, &istag.ObjectMeta); err != nil {
+		return err
 	}
 	if istag.Tag != nil {
 		imagestream.SetDefaultsTagReference(istag.Tag)
@@ -434,11 +413,7 @@ func (r *REST) write(ctx context.Context, streamName string, stream *imagev1.Ima
 		stream = &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: istag.Namespace, Name: streamName}}
 		stream.Spec.LookupPolicy = istag.LookupPolicy
 		stream.Spec.Tags = []imagev1.TagReference{*tagRef}
-		obj, err := r.streams.Create(ctx, stream, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: dryRun})
-		if err != nil {
-			return nil, err
-		}
-		return asStream(obj)
+		return imagestream.SaveStream(ctx, r.streams, stream, dryRun)
 	}
 	stream = stream.DeepCopy()
 	if existing := imagestream.SpecTag(stream, tag); existing != nil {
@@ -449,24 +424,7 @@ func (r *REST) write(ctx context.Context, streamName string, stream *imagev1.Ima
 	if setLookup {
 		stream.Spec.LookupPolicy = istag.LookupPolicy
 	}
-	return r.updateStream(ctx, stream, dryRun)
-}
-
-// updateStream writes stream, conditional on the resourceVersion it was read at.
-func (r *REST) updateStream(ctx context.Context, stream *imagev1.ImageStream, dryRun []string) (*imagev1.ImageStream, error) {
-	obj, _, err := r.streams.Update(ctx, stream.Name, rest.DefaultUpdatedObjectInfo(stream), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: dryRun})
-	if err != nil {
-		return nil, err
-	}
-	return asStream(obj)
-}
-
-func asStream(obj runtime.Object) (*imagev1.ImageStream, error) {
-	stream, ok := obj.(*imagev1.ImageStream)
-	if !ok {
-		return nil, fmt.Errorf("image stream store returned %T", obj)
-	}
-	return stream, nil
+	return imagestream.SaveStream(ctx, r.streams, stream, dryRun)
 }
 
 // Delete removes the tag from the stream's spec and status.
@@ -482,7 +440,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		preconditions = options.Preconditions
 	}
 	for attempt := 0; ; attempt++ {
-		stream, err := r.getStream(ctx, streamName)
+		stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 		if err != nil {
 			return nil, false, err
 		}
@@ -508,7 +466,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		}
 		stream = stream.DeepCopy()
 		imagestream.RemoveTag(stream, tag)
-		_, err = r.updateStream(ctx, stream, dryRun)
+		_, err = imagestream.SaveStream(ctx, r.streams, stream, dryRun)
 		if apierrors.IsConflict(err) && attempt < maxConflictRetries && (preconditions == nil || preconditions.ResourceVersion == nil) {
 			continue
 		}

@@ -1,0 +1,61 @@
+package imagestream
+
+import (
+	"context"
+	"fmt"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/rest"
+)
+
+// InternalStore is the image stream storage the virtual image resources
+// (tags, mappings, imports) write streams through: Storage.Internal, which
+// keeps the status it is given.
+type InternalStore interface {
+	rest.Getter
+	rest.Creater
+	rest.Updater
+}
+
+// GetStream reads the stream name from streams; a missing stream is nil,
+// nil.
+func GetStream(ctx context.Context, streams rest.Getter, name string) (*imagev1.ImageStream, error) {
+	obj, err := streams.Get(ctx, name, &metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return AsStream(obj)
+}
+
+// SaveStream writes stream to streams and returns it as stored: a stream
+// never stored (no resourceVersion) is created, any other is updated
+// conditional on the resourceVersion it was read at.
+func SaveStream(ctx context.Context, streams InternalStore, stream *imagev1.ImageStream, dryRun []string) (*imagev1.ImageStream, error) {
+	var obj runtime.Object
+	var err error
+	if stream.ResourceVersion == "" {
+		obj, err = streams.Create(ctx, stream, rest.ValidateAllObjectFunc, &metav1.CreateOptions{DryRun: dryRun})
+	} else {
+		obj, _, err = streams.Update(ctx, stream.Name, rest.DefaultUpdatedObjectInfo(stream), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{DryRun: dryRun})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return AsStream(obj)
+}
+
+// AsStream returns obj, from an image stream store, as an ImageStream or an
+// error naming its type.
+func AsStream(obj runtime.Object) (*imagev1.ImageStream, error) {
+	stream, ok := obj.(*imagev1.ImageStream)
+	if !ok {
+		return nil, fmt.Errorf("expected an ImageStream, got %T", obj)
+	}
+	return stream, nil
+}
