@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
@@ -37,31 +35,17 @@ const (
 // NewCommand returns `slipway builder`, run by a build pod's docker-build
 // container; everything it needs comes from the environment.
 func NewCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "builder",
-		Short:  "Run the build described by $BUILD (inside a build pod)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		// The failure is already in the log and the termination message.
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			job, err := JobFromEnv(os.Getenv)
-			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "error: %v\n", err)
-				if p := os.Getenv(EnvTerminationLog); p != "" {
-					_ = os.WriteFile(p, []byte(oneLine(err.Error())+"\n"), 0o644)
-				}
-				return err
-			}
-			job.Out = cmd.OutOrStdout()
-			job.Stdin = cmd.InOrStdin()
-			_, err = Run(ctx, job)
-			return err
-		},
-	}
+	short := "Run the build described by $BUILD (inside a build pod)"
+	return podenv.Command("builder", short, func(ctx context.Context, cmd *cobra.Command) error {
+		job, err := JobFromEnv(os.Getenv)
+		if err != nil {
+			return podenv.SetupFailed(cmd, err)
+		}
+		job.Out = cmd.OutOrStdout()
+		job.Stdin = cmd.InOrStdin()
+		_, err = Run(ctx, job)
+		return err
+	})
 }
 
 // JobFromEnv reads the build pod's environment (contract: BUILD,

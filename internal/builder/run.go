@@ -28,6 +28,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/builder/dockerfile"
 	"github.com/slipway-dev/slipway/internal/builder/failure"
 	"github.com/slipway-dev/slipway/internal/builder/source"
+	"github.com/slipway-dev/slipway/internal/podenv"
 )
 
 // Reporter writes the builder's findings to builds/<name>/details; apply
@@ -73,10 +74,8 @@ func Run(ctx context.Context, job Job) (*Outcome, error) {
 	if err != nil {
 		f := failure.As(err)
 		fmt.Fprintf(job.Out, "error: %s\n", f.Message)
-		if job.TerminationLog != "" {
-			// One line: the pod's terminated.message, the build's logSnippet.
-			_ = os.WriteFile(job.TerminationLog, []byte(oneLine(f.Message)+"\n"), 0o644)
-		}
+		// One line: the pod's terminated.message, the build's logSnippet.
+		podenv.WriteTerminationMessage(job.TerminationLog, f.Message)
 		if job.Reporter != nil {
 			rerr := job.Reporter.ReportDetails(ctx, func(b *buildv1.Build) {
 				if out != nil && out.Source != nil {

@@ -1,11 +1,9 @@
 package deployer
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	"github.com/spf13/cobra"
@@ -28,33 +26,19 @@ const (
 // NewCommand returns `slipway deployer`, run by a deployer pod
 // "<rc>-deploy"; everything it needs comes from the environment.
 func NewCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "deployer",
-		Short:  "Roll out the deployment $OPENSHIFT_DEPLOYMENT_NAME (inside a deployer pod)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		// The failure is already in the log and the termination message.
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			d, err := FromEnv(os.Getenv)
-			if err == nil {
-				d.Out = cmd.OutOrStdout()
-				err = d.Run(ctx)
-			} else {
-				fmt.Fprintf(cmd.ErrOrStderr(), "error: %v\n", err)
-			}
-			if err != nil {
-				if p := os.Getenv(EnvTerminationLog); p != "" {
-					// One line: the pod's terminated.message.
-					_ = os.WriteFile(p, []byte(strings.Join(strings.Fields(err.Error()), " ")+"\n"), 0o644)
-				}
-			}
+	short := "Roll out the deployment $OPENSHIFT_DEPLOYMENT_NAME (inside a deployer pod)"
+	return podenv.Command("deployer", short, func(ctx context.Context, cmd *cobra.Command) error {
+		d, err := FromEnv(os.Getenv)
+		if err != nil {
+			return podenv.SetupFailed(cmd, err)
+		}
+		d.Out = cmd.OutOrStdout()
+		if err := d.Run(ctx); err != nil {
+			podenv.WriteTerminationMessage(os.Getenv(EnvTerminationLog), err.Error())
 			return err
-		},
-	}
+		}
+		return nil
+	})
 }
 
 // FromEnv returns the Deployer the pod's environment describes (contract:

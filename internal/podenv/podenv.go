@@ -5,13 +5,17 @@
 package podenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
+	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 )
 
@@ -54,4 +58,44 @@ func ClientConfig(getenv func(string) string, userAgent string) (*rest.Config, e
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(saDir, "ca.crt")},
 		UserAgent:       userAgent,
 	}, nil
+}
+
+// Command returns the hidden command use that a host-process pod runs: it
+// takes no arguments (everything comes from the environment) and calls run
+// with a context cancelled on SIGTERM and interrupt. Usage and errors are
+// not printed: the program has already logged its failure and written the
+// termination message (SetupFailed, WriteTerminationMessage).
+func Command(use, short string, run func(ctx context.Context, cmd *cobra.Command) error) *cobra.Command {
+	return &cobra.Command{
+		Use:           use,
+		Short:         short,
+		Hidden:        true,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return run(ctx, cmd)
+		},
+	}
+}
+
+// SetupFailed reports err, an environment the program cannot run from:
+// "error: ..." on the command's stderr and as the termination message. It
+// returns err.
+func SetupFailed(cmd *cobra.Command, err error) error {
+	fmt.Fprintf(cmd.ErrOrStderr(), "error: %v\n", err)
+	WriteTerminationMessage(os.Getenv(EnvTerminationLog), err.Error())
+	return err
+}
+
+// WriteTerminationMessage writes msg on one line to path, the file whose
+// content becomes the container's terminated.message; "" writes nothing.
+// It is best effort: the failure it reports is already in the log.
+func WriteTerminationMessage(path, msg string) {
+	if path == "" {
+		return
+	}
+	_ = os.WriteFile(path, []byte(strings.Join(strings.Fields(msg), " ")+"\n"), 0o644)
 }

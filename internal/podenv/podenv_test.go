@@ -36,3 +36,16 @@ func TestClientConfig(t *testing.T) {
 		t.Error("missing token: no error")
 	}
 }
+
+func TestWriteTerminationMessage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "termination-log")
+	WriteTerminationMessage(path, "pulling image:\n  unauthorized\tretry later")
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "pulling image: unauthorized retry later\n"; string(got) != want {
+		t.Errorf("termination message %q, want %q", got, want)
+	}
+	WriteTerminationMessage("", "no file") // nothing to write to: no panic, no file
+}
