@@ -36,23 +36,21 @@ func ParseReference(s string) (Reference, error) {
 
 // String is registry/repo[:tag][@digest], with what was given.
 func (r Reference) String() string {
-	s := r.RepositoryName()
-	if r.Tag != "" {
-		s += ":" + r.Tag
-	}
-	if r.Digest != "" {
-		s += "@" + r.Digest
-	}
-	return s
+	return r.apiReference().String()
 }
 
 // Exact is registry/repo@digest when the digest is known, else
 // registry/repo:tag with the tag defaulting to latest.
 func (r Reference) Exact() string {
-	if r.Digest != "" {
-		return r.RepositoryName() + "@" + r.Digest
-	}
-	return r.RepositoryName() + ":" + r.TagOrLatest()
+	ref := r.apiReference()
+	ref.Tag = r.TagOrLatest()
+	return ref.Exact()
+}
+
+// apiReference is r in the API server's terms, which format it the same
+// way.
+func (r Reference) apiReference() imageref.Reference {
+	return imageref.Reference{Registry: r.Registry, Path: r.Repository, Tag: r.Tag, Digest: r.Digest}
 }
 
 // RepositoryName is registry/repo.
