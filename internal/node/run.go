@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -51,6 +52,19 @@ func (r *podRun) stopped() bool {
 	}
 }
 
+// enforceDeadline stops run once pod has been active on the node for its
+// activeDeadlineSeconds; the func it returns disarms it.
+func enforceDeadline(pod *corev1.Pod, run *podRun) (disarm func()) {
+	d := pod.Spec.ActiveDeadlineSeconds
+	if d == nil {
+		return func() {}
+	}
+	timer := time.AfterFunc(time.Duration(*d)*time.Second, func() {
+		run.stop("DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+	})
+	return func() { timer.Stop() }
+}
+
 // start prepares the pod's directory (volumes, token, work dir) and starts
 // its containers in the background. A preparation error leaves the pod
 // Pending and is retried, as a kubelet retries a failed mount.
@@ -67,14 +81,26 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
 			return fmt.Errorf("creating %s: %w", dir, err)
 		}
 	}
-	if err := a.materializeVolumes(ctx, pod, files); err != nil {
+	// Volumes and the token are read from the API side by side: a build
+	// pod waits for both before its builder starts.
+	var hasToken bool
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := a.materializeVolumes(gctx, pod, files); err != nil {
+			return fmt.Errorf("mounting volumes of %s: %w", key, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		if hasToken, err = a.materializeServiceAccount(gctx, pod, files); err != nil {
+			return fmt.Errorf("service account token of %s: %w", key, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		_ = files.removeSecrets()
-		return fmt.Errorf("mounting volumes of %s: %w", key, err)
-	}
-	hasToken, err := a.materializeServiceAccount(ctx, pod, files)
-	if err != nil {
-		_ = files.removeSecrets()
-		return fmt.Errorf("service account token of %s: %w", key, err)
+		return err
 	}
 	run := newPodRun(pod.UID)
 	a.mu.Lock()
@@ -128,12 +154,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 	key := pod.Namespace + "/" + pod.Name
 	ctx := a.ctx
 	defer a.finishRun(pod, files, run)
-	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
-		timer := time.AfterFunc(time.Duration(*d)*time.Second, func() {
-			run.stop("DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
-		})
-		defer timer.Stop()
-	}
+	defer enforceDeadline(pod, run)()
 
 	var initStatuses, statuses []corev1.ContainerStatus
 	failed := false
