@@ -159,12 +159,7 @@ func (a *Agent) executeApp(pod *corev1.Pod, rt SandboxRuntime, files podFiles, h
 	key := pod.Namespace + "/" + pod.Name
 	ctx := a.ctx
 	defer a.finishRun(pod, files, run)
-	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
-		timer := time.AfterFunc(time.Duration(*d)*time.Second, func() {
-			run.stop("DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
-		})
-		defer timer.Stop()
-	}
+	defer enforceDeadline(pod, run)()
 	st := newAppState(pod, a.cfg.HostIP)
 	writerDone := make(chan struct{})
 	stopWriter := make(chan struct{})

@@ -31,13 +31,9 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	set("HOME", files.home())
 	set("HOSTNAME", pod.Name)
 	for _, e := range c.Env {
-		value := e.Value
-		if e.ValueFrom != nil {
-			v, err := a.valueFrom(ctx, pod, e.ValueFrom)
-			if err != nil {
-				return nil, fmt.Errorf("env %s: %w", e.Name, err)
-			}
-			value = v
+		value, err := a.envValue(ctx, pod, e)
+		if err != nil {
+			return nil, err
 		}
 		set(e.Name, rewriteVolumePaths(value, c.VolumeMounts, files))
 	}
@@ -65,18 +61,27 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 func (a *Agent) appEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
 	env := make([]string, 0, len(c.Env)+2)
 	for _, e := range c.Env {
-		value := e.Value
-		if e.ValueFrom != nil {
-			v, err := a.valueFrom(ctx, pod, e.ValueFrom)
-			if err != nil {
-				return nil, fmt.Errorf("env %s: %w", e.Name, err)
-			}
-			value = v
+		value, err := a.envValue(ctx, pod, e)
+		if err != nil {
+			return nil, err
 		}
 		env = append(env, e.Name+"="+value)
 	}
 	env = append(env, "HOSTNAME="+pod.Name, "KUBERNETES_SERVICE_HOST="+a.cfg.APIHost, "KUBERNETES_SERVICE_PORT="+a.cfg.APIPort)
 	return env, nil
+}
+
+// envValue is the value of the container env var e: its value, or its
+// source resolved.
+func (a *Agent) envValue(ctx context.Context, pod *corev1.Pod, e corev1.EnvVar) (string, error) {
+	if e.ValueFrom == nil {
+		return e.Value, nil
+	}
+	v, err := a.valueFrom(ctx, pod, e.ValueFrom)
+	if err != nil {
+		return "", fmt.Errorf("env %s: %w", e.Name, err)
+	}
+	return v, nil
 }
 
 // valueFrom resolves an env var's source: pod fields, secret and config
