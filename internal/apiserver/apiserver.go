@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
 	"github.com/slipway-dev/slipway/internal/auth"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/podlogs"
@@ -138,7 +140,11 @@ func New(c Config) (*Server, error) {
 	if err := namespaceLifecycle.ValidateInitialization(); err != nil {
 		return nil, err
 	}
-	config.AdmissionControl = namespaceLifecycle
+	imageLookup, err := imagelookup.NewForConfig(config.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	config.AdmissionControl = admission.NewChainHandler(namespaceLifecycle, imageLookup)
 
 	generic, err := config.Complete().New("slipway", genericapiserver.NewEmptyDelegate())
 	if err != nil {
