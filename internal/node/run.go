@@ -213,6 +213,11 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 		}
 	}
 
+	// Nothing of the pod runs any more: its secrets go before anyone can
+	// see it ended (finishRun would do it after the status write).
+	if err := files.removeSecrets(); err != nil {
+		a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
+	}
 	now := metav1.Now()
 	err := a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
 		s.Phase = corev1.PodSucceeded

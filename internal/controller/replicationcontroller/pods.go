@@ -49,7 +49,9 @@ func availableIn(pod *corev1.Pod, minReadySeconds int32, now time.Time) (bool, t
 }
 
 // deletionOrder sorts pods so that the ones to delete first come first:
-// Pending before Running, not ready before ready, then newest first.
+// Pending before Running, not ready before ready, ready for less time
+// before ready for longer, then newest first (Kubernetes' order; creation
+// times have one-second resolution, so the ready time decides more often).
 func deletionOrder(pods []*corev1.Pod) {
 	rank := func(p *corev1.Pod) int {
 		switch p.Status.Phase {
@@ -64,11 +66,15 @@ func deletionOrder(pods []*corev1.Pod) {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
-		if ra, rb := readySince(a) != nil, readySince(b) != nil; ra != rb {
-			if !ra {
+		sa, sb := readySince(a), readySince(b)
+		if (sa != nil) != (sb != nil) {
+			if sa == nil {
 				return -1
 			}
 			return 1
+		}
+		if sa != nil && !sa.Equal(sb) {
+			return sb.Compare(sa.Time)
 		}
 		return b.CreationTimestamp.Compare(a.CreationTimestamp.Time)
 	})
