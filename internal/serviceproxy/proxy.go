@@ -1,6 +1,6 @@
 // Package serviceproxy makes Services reachable from the host: for every
-// Service port with a nodePort it listens on Options.Address:nodePort (TCP)
-// and forwards each connection to one Running and Ready pod the Service
+// Service port with a nodePort it listens on Options.Address:nodePort (TCP),
+// or on each of the Service's spec.externalIPs instead, and forwards each connection to one Running and Ready pod the Service
 // selects, on the port's targetPort, taking the pods in turn. It is what
 // kube-proxy's NodePort rules do on a cluster node, done in user space,
 // which is enough for one machine and needs no iptables.
@@ -26,10 +26,8 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
@@ -63,26 +61,27 @@ type Options struct {
 // one Service ("namespace/name" keys); each connection reads the Service
 // and its pods from the informer caches, so pod changes need no sync.
 type Proxy struct {
-	kube      kubernetes.Interface
-	services  corelisters.ServiceLister
-	pods      corelisters.PodLister
-	synced    []cache.InformerSynced
-	address   string
-	queue     worker.Queue
-	log       *slog.Logger
-	recorder  record.EventRecorder
-	broadcast record.EventBroadcaster
+	kube     kubernetes.Interface
+	services corelisters.ServiceLister
+	pods     corelisters.PodLister
+	synced   []cache.InformerSynced
+	address  string
+	queue    worker.Queue
+	log      *slog.Logger
+	recorder *worker.Events
 
 	mu sync.Mutex
-	// listeners by host port: a port belongs to one Service port at a time.
-	listeners map[int32]*listener
+	// listeners by host address ("ip:port"): an address belongs to one
+	// Service port at a time.
+	listeners map[string]*listener
 }
 
-// listener forwards one host port to one port of one Service.
+// listener forwards one host address to one port of one Service.
 type listener struct {
 	proxy   *Proxy
 	ln      net.Listener
 	service string // namespace/name
+	addr    string // the host address, "ip:port"
 	port    int32  // the host (node) port
 
 	mu   sync.Mutex
@@ -96,7 +95,6 @@ func New(kube kubernetes.Interface, services coreinformers.ServiceInformer, pods
 	if address == "" {
 		address = DefaultAddress
 	}
-	broadcaster := record.NewBroadcaster()
 	p := &Proxy{
 		kube:      kube,
 		services:  services.Lister(),
@@ -105,9 +103,8 @@ func New(kube kubernetes.Interface, services coreinformers.ServiceInformer, pods
 		address:   address,
 		queue:     worker.NewQueue(ControllerName),
 		log:       slog.Default().With("controller", ControllerName),
-		recorder:  broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: ControllerName}),
-		broadcast: broadcaster,
-		listeners: map[int32]*listener{},
+		recorder:  worker.NewEvents(scheme.Scheme, ControllerName),
+		listeners: map[string]*listener{},
 	}
 	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
 	_, _ = services.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -124,8 +121,7 @@ func New(kube kubernetes.Interface, services coreinformers.ServiceInformer, pods
 // Run waits for the caches, then syncs Services with workers goroutines
 // until ctx is done, and closes every listener.
 func (p *Proxy) Run(ctx context.Context, workers int) error {
-	p.broadcast.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.kube.CoreV1().Events("")})
-	defer p.broadcast.Shutdown()
+	defer p.recorder.Start(p.kube.CoreV1().Events(""))()
 	defer p.closeAll()
 	return worker.Run(ctx, ControllerName, p.queue, workers, p.synced, p.sync)
 }
@@ -137,21 +133,32 @@ func (p *Proxy) enqueue(obj any) {
 	}
 }
 
-// nodePorts are the TCP host ports Service svc asks for.
-func nodePorts(svc *corev1.Service) map[int32]bool {
-	ports := map[int32]bool{}
+// hostAddresses are the TCP host addresses ("ip:port") Service svc asks
+// for, with the nodePort each forwards: every nodePort on each of the
+// Service's externalIPs (expose --host-ip), else on the proxy's address.
+// kube-proxy serves externalIPs on the service port; on one machine the
+// nodePort is the port the user chose for the host, so it is used for both.
+func (p *Proxy) hostAddresses(svc *corev1.Service) map[string]int32 {
+	addrs := map[string]int32{}
 	if svc == nil || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
-		return ports
+		return addrs
+	}
+	ips := svc.Spec.ExternalIPs
+	if len(ips) == 0 {
+		ips = []string{p.address}
 	}
 	for _, port := range svc.Spec.Ports {
-		if port.NodePort > 0 && (port.Protocol == "" || port.Protocol == corev1.ProtocolTCP) {
-			ports[port.NodePort] = true
+		if port.NodePort <= 0 || (port.Protocol != "" && port.Protocol != corev1.ProtocolTCP) {
+			continue
+		}
+		for _, ip := range ips {
+			addrs[net.JoinHostPort(ip, strconv.Itoa(int(port.NodePort)))] = port.NodePort
 		}
 	}
-	return ports
+	return addrs
 }
 
-// sync makes the listeners of Service key match its nodePorts: closes those
+// sync makes the listeners of Service key match its host addresses: closes those
 // it no longer asks for and opens the missing ones. A port that cannot be
 // opened is reported (Event and log) and retried with back-off.
 func (p *Proxy) sync(_ context.Context, key string) error {
@@ -165,26 +172,25 @@ func (p *Proxy) sync(_ context.Context, key string) error {
 	} else if err != nil {
 		return err
 	}
-	want := nodePorts(svc)
+	want := p.hostAddresses(svc)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for port, l := range p.listeners {
-		if l.service == key && !want[port] {
+	for addr, l := range p.listeners {
+		if _, ok := want[addr]; l.service == key && !ok {
 			p.closeLocked(l)
 		}
 	}
 	var failed []error
-	for port := range want {
-		if l, ok := p.listeners[port]; ok {
+	for addr, port := range want {
+		if l, ok := p.listeners[addr]; ok {
 			if l.service != key {
-				err := fmt.Errorf("host port %d is already forwarded to service %s", port, l.service)
+				err := fmt.Errorf("host address %s is already forwarded to service %s", addr, l.service)
 				p.recorder.Event(svc, corev1.EventTypeWarning, ReasonListenFailed, err.Error())
 				failed = append(failed, err)
 			}
 			continue
 		}
-		addr := net.JoinHostPort(p.address, strconv.Itoa(int(port)))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			err = fmt.Errorf("listening on %s for service %s: %w", addr, key, err)
@@ -193,8 +199,8 @@ func (p *Proxy) sync(_ context.Context, key string) error {
 			failed = append(failed, err)
 			continue
 		}
-		l := &listener{proxy: p, ln: ln, service: key, port: port}
-		p.listeners[port] = l
+		l := &listener{proxy: p, ln: ln, service: key, addr: addr, port: port}
+		p.listeners[addr] = l
 		p.log.Info("forwarding host port", "service", key, "address", addr)
 		p.recorder.Eventf(svc, corev1.EventTypeNormal, ReasonListening, "Forwarding %s to the service's pods", addr)
 		go l.serve()
@@ -204,9 +210,9 @@ func (p *Proxy) sync(_ context.Context, key string) error {
 
 // closeLocked stops l; p.mu is held.
 func (p *Proxy) closeLocked(l *listener) {
-	delete(p.listeners, l.port)
+	delete(p.listeners, l.addr)
 	_ = l.ln.Close()
-	p.log.Info("closed host port", "service", l.service, "port", l.port)
+	p.log.Info("closed host port", "service", l.service, "address", l.addr)
 }
 
 func (p *Proxy) closeAll() {

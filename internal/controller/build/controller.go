@@ -22,10 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
@@ -54,17 +52,15 @@ type Controller struct {
 	streamLister imagelisters.ImageStreamLister
 	synced       []cache.InformerSynced
 
-	broadcaster record.EventBroadcaster
-	recorder    record.EventRecorder
-	queue       worker.Queue
-	log         *slog.Logger
-	now         func() time.Time
+	recorder *worker.Events
+	queue    worker.Queue
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns a build controller writing through builds and kube and
 // watching through informers.
 func New(builds buildclient.Interface, kube kubernetes.Interface, informers Informers) *Controller {
-	broadcaster := record.NewBroadcaster()
 	c := &Controller{
 		builds:       builds,
 		kube:         kube,
@@ -76,11 +72,10 @@ func New(builds buildclient.Interface, kube kubernetes.Interface, informers Info
 			informers.ServiceAccounts.Informer().HasSynced, informers.Secrets.Informer().HasSynced,
 			informers.ImageStreams.Informer().HasSynced,
 		},
-		broadcaster: broadcaster,
-		recorder:    broadcaster.NewRecorder(buildscheme.Scheme, corev1.EventSource{Component: ControllerName}),
-		queue:       worker.NewQueue(ControllerName),
-		log:         slog.Default().With("controller", ControllerName),
-		now:         time.Now,
+		recorder: worker.NewEvents(buildscheme.Scheme, ControllerName),
+		queue:    worker.NewQueue(ControllerName),
+		log:      slog.Default().With("controller", ControllerName),
+		now:      time.Now,
 	}
 	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
 	_, _ = informers.Builds.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -179,8 +174,7 @@ func (c *Controller) siblings(b *buildv1.Build) ([]*buildv1.Build, error) {
 
 // Run waits for the caches, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
-	defer c.broadcaster.Shutdown()
+	defer c.recorder.Start(c.kube.CoreV1().Events(""))()
 	return worker.Run(ctx, ControllerName, c.queue, workers, c.synced, c.sync)
 }
 

@@ -23,10 +23,8 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
 	"github.com/slipway-dev/slipway/internal/deployutil"
@@ -64,8 +62,7 @@ type Controller struct {
 	podLister corelisters.PodLister
 	synced    []cache.InformerSynced
 
-	broadcaster record.EventBroadcaster
-	recorder    record.EventRecorder
+	recorder    *worker.Events
 	configs     worker.Queue
 	deployments worker.Queue
 	log         *slog.Logger
@@ -75,7 +72,6 @@ type Controller struct {
 // New returns a DeploymentConfig controller writing through apps and kube
 // and watching through informers.
 func New(apps appsclient.Interface, kube kubernetes.Interface, informers Informers) *Controller {
-	broadcaster := record.NewBroadcaster()
 	c := &Controller{
 		apps:      apps,
 		kube:      kube,
@@ -87,8 +83,7 @@ func New(apps appsclient.Interface, kube kubernetes.Interface, informers Informe
 			informers.ReplicationControllers.Informer().HasSynced,
 			informers.Pods.Informer().HasSynced,
 		},
-		broadcaster: broadcaster,
-		recorder:    broadcaster.NewRecorder(eventScheme, corev1.EventSource{Component: ControllerName}),
+		recorder:    worker.NewEvents(eventScheme, ControllerName),
 		configs:     worker.NewQueue(ControllerName),
 		deployments: worker.NewQueue(ControllerName + "-deployments"),
 		log:         slog.Default().With("controller", ControllerName),
@@ -116,8 +111,7 @@ func New(apps appsclient.Interface, kube kubernetes.Interface, informers Informe
 // Run waits for the caches, then runs workers on each queue until ctx is
 // done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
-	defer c.broadcaster.Shutdown()
+	defer c.recorder.Start(c.kube.CoreV1().Events(""))()
 	errc := make(chan error, 1)
 	go func() {
 		errc <- worker.Run(ctx, ControllerName+"-deployments", c.deployments, workers, c.synced, c.syncDeployment)

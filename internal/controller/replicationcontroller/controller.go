@@ -21,10 +21,8 @@ import (
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
@@ -45,8 +43,7 @@ type Controller struct {
 	synced    []cache.InformerSynced
 
 	expectations *expectations
-	broadcaster  record.EventBroadcaster
-	recorder     record.EventRecorder
+	recorder     *worker.Events
 	queue        worker.Queue
 	log          *slog.Logger
 	now          func() time.Time
@@ -55,15 +52,13 @@ type Controller struct {
 // New returns a ReplicationController controller writing through kube and
 // watching rcs and pods; the caller starts the informers after New.
 func New(kube kubernetes.Interface, rcs coreinformers.ReplicationControllerInformer, pods coreinformers.PodInformer) *Controller {
-	broadcaster := record.NewBroadcaster()
 	c := &Controller{
 		kube:         kube,
 		rcLister:     rcs.Lister(),
 		podLister:    pods.Lister(),
 		synced:       []cache.InformerSynced{rcs.Informer().HasSynced, pods.Informer().HasSynced},
 		expectations: newExpectations(time.Now),
-		broadcaster:  broadcaster,
-		recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: ControllerName}),
+		recorder:     worker.NewEvents(scheme.Scheme, ControllerName),
 		queue:        worker.NewQueue(ControllerName),
 		log:          slog.Default().With("controller", ControllerName),
 		now:          time.Now,
@@ -84,8 +79,7 @@ func New(kube kubernetes.Interface, rcs coreinformers.ReplicationControllerInfor
 
 // Run waits for the caches, then runs workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
-	defer c.broadcaster.Shutdown()
+	defer c.recorder.Start(c.kube.CoreV1().Events(""))()
 	return worker.Run(ctx, ControllerName, c.queue, workers, c.synced, c.sync)
 }
 
