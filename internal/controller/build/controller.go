@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	buildv1 "github.com/openshift/api/build/v1"
@@ -56,6 +57,10 @@ type Controller struct {
 	queue    worker.Queue
 	log      *slog.Logger
 	now      func() time.Time
+	// podsCreated holds the UIDs of builds this controller made a pod for
+	// and that have not ended: a cache still showing such a build New must
+	// not make it a second pod (the first may be gone already).
+	podsCreated sync.Map
 }
 
 // New returns a build controller writing through builds and kube and
@@ -82,7 +87,15 @@ func New(builds buildclient.Interface, kube kubernetes.Interface, informers Info
 		AddFunc:    func(obj any) { c.enqueueBuild(obj) },
 		UpdateFunc: func(_, obj any) { c.enqueueBuild(obj) },
 		// A deleted build frees its config's queue for the next Serial build.
-		DeleteFunc: func(obj any) { c.enqueueSiblings(obj) },
+		DeleteFunc: func(obj any) {
+			if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			if b, ok := obj.(*buildv1.Build); ok {
+				c.podsCreated.Delete(b.UID)
+			}
+			c.enqueueSiblings(obj)
+		},
 	})
 	podHandler := func(obj any) {
 		if tombstone, ok := obj.(cache.DeletedFinalStateUnknown); ok {

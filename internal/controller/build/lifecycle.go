@@ -102,25 +102,43 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	if err != nil {
 		return c.waitNew(ctx, b, buildv1.StatusReasonCannotCreateBuildPodSpec, "Failed to create pod spec.")
 	}
+	created := pod
+	if _, made := c.podsCreated.Load(b.UID); !made {
+		if created, err = c.createPod(ctx, b, pod); created == nil {
+			return err
+		}
+		c.podsCreated.Store(b.UID, struct{}{})
+	}
+	return c.recordPod(ctx, b, created.Name, output)
+}
+
+// createPod creates b's build pod; a nil pod means the build was handled
+// otherwise (failed, or left New to retry) and err is what sync returns.
+func (c *Controller) createPod(ctx context.Context, b *buildv1.Build, pod *corev1.Pod) (*corev1.Pod, error) {
 	created, err := c.kube.CoreV1().Pods(b.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		existing, getErr := c.kube.CoreV1().Pods(b.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 		if getErr != nil {
-			return fmt.Errorf("reading existing pod %s/%s: %w", pod.Namespace, pod.Name, getErr)
+			return nil, fmt.Errorf("reading existing pod %s/%s: %w", pod.Namespace, pod.Name, getErr)
 		}
 		if !metav1.IsControlledBy(existing, b) {
-			return c.finish(ctx, b, buildv1.BuildPhaseError, buildv1.StatusReasonBuildPodExists, messagePodExists)
+			return nil, c.finish(ctx, b, buildv1.BuildPhaseError, buildv1.StatusReasonBuildPodExists, messagePodExists)
 		}
 		// Our own pod from an earlier sync that did not get to record it.
 		created = existing
 	case err != nil:
 		if werr := c.waitNew(ctx, b, buildv1.StatusReasonCannotCreateBuildPod, messageCannotCreatePod); werr != nil {
-			return werr
+			return nil, werr
 		}
-		return fmt.Errorf("creating build pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return nil, fmt.Errorf("creating build pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	return created, nil
+}
 
+// recordPod records the build pod's name and the chosen secrets on b and
+// moves it to Pending.
+func (c *Controller) recordPod(ctx context.Context, b *buildv1.Build, podName, output string) error {
 	// The pod name is metadata, written through the main resource; the
 	// phase through builds/status.
 	stored, err := c.builds.BuildV1().Builds(b.Namespace).Get(ctx, b.Name, metav1.GetOptions{})
@@ -130,11 +148,11 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	// Record the pod and the secrets chosen from the service account, as
 	// OpenShift does (the one spec change a build allows).
 	chosen := buildvalidation.WithChosenSecrets(stored.Spec, b.Spec)
-	if stored.Annotations[buildv1.BuildPodNameAnnotation] != created.Name || !equality.Semantic.DeepEqual(chosen, stored.Spec) {
+	if stored.Annotations[buildv1.BuildPodNameAnnotation] != podName || !equality.Semantic.DeepEqual(chosen, stored.Spec) {
 		if stored.Annotations == nil {
 			stored.Annotations = map[string]string{}
 		}
-		stored.Annotations[buildv1.BuildPodNameAnnotation] = created.Name
+		stored.Annotations[buildv1.BuildPodNameAnnotation] = podName
 		stored.Spec = chosen
 		if stored, err = c.builds.BuildV1().Builds(b.Namespace).Update(ctx, stored, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("recording pod name on build %s/%s: %w", b.Namespace, b.Name, err)
@@ -290,6 +308,7 @@ func (c *Controller) finish(ctx context.Context, b *buildv1.Build, phase buildv1
 // duration, the log snippet from the pod's termination message, and the
 // event.
 func (c *Controller) complete(ctx context.Context, b *buildv1.Build) error {
+	c.podsCreated.Delete(b.UID)
 	if b.Status.CompletionTimestamp != nil {
 		return nil
 	}
