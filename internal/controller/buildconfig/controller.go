@@ -77,17 +77,13 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 // sync prunes the history of the BuildConfig named by key and starts its
 // first build when it has a ConfigChange trigger.
 func (c *Controller) sync(ctx context.Context, key string) error {
-	namespace, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	bc, err := c.configs.BuildConfigs(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	bc, err := worker.Lookup(key, func(namespace, name string) (*buildv1.BuildConfig, error) {
+		return c.configs.BuildConfigs(namespace).Get(name)
+	})
+	if bc == nil {
 		return err
 	}
+	namespace, name := bc.Namespace, bc.Name
 	if err := c.prune(ctx, bc); err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 	"github.com/slipway-dev/slipway/internal/deployutil"
 )
 
@@ -21,15 +21,10 @@ import (
 // at most one step of a rollout (raise latestVersion, or create the
 // deployment), so every step is written before the next is decided.
 func (c *Controller) syncConfig(ctx context.Context, key string) error {
-	namespace, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := c.dcLister.DeploymentConfigs(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, err := worker.Lookup(key, func(namespace, name string) (*appsv1.DeploymentConfig, error) {
+		return c.dcLister.DeploymentConfigs(namespace).Get(name)
+	})
+	if cached == nil {
 		return err
 	}
 	dc := cached.DeepCopy()

@@ -11,8 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
 
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 	"github.com/slipway-dev/slipway/internal/deployutil"
 )
 
@@ -22,17 +22,13 @@ import (
 // Failed, fails a deployment whose pod vanished, and deletes the deployer
 // pods of cancelled ones.
 func (c *Controller) syncDeployment(ctx context.Context, key string) error {
-	namespace, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	cached, err := c.rcLister.ReplicationControllers(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	cached, err := worker.Lookup(key, func(namespace, name string) (*corev1.ReplicationController, error) {
+		return c.rcLister.ReplicationControllers(namespace).Get(name)
+	})
+	if cached == nil {
 		return err
 	}
+	namespace := cached.Namespace
 	if deployutil.ConfigNameFor(cached) == "" {
 		return nil
 	}

@@ -339,15 +339,9 @@ func (c *Controller) chooser(req checkRequest, now time.Time) func(*imagev1.Imag
 
 // get returns the stream named by key from the cache, nil when it is gone.
 func (c *Controller) get(key string) (*imagev1.ImageStream, error) {
-	namespace, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil, nil
-	}
-	stream, err := c.streams.ImageStreams(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil, nil
-	}
-	return stream, err
+	return worker.Lookup(key, func(namespace, name string) (*imagev1.ImageStream, error) {
+		return c.streams.ImageStreams(namespace).Get(name)
+	})
 }
 
 // importStream POSTs the import of the tags choose picks from stream (and

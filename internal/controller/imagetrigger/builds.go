@@ -8,9 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 )
 
 // syncBuildConfig starts a build of the BuildConfig namespace/name when an
@@ -20,17 +20,13 @@ import (
 // "already instantiated" for an image recorded before, so a stale cache, a
 // second worker or a restarted controller never builds twice.
 func (c *Controller) syncBuildConfig(ctx context.Context, key string) error {
-	namespace, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	bc, err := c.configs.BuildConfigs(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	bc, err := worker.Lookup(key, func(namespace, name string) (*buildv1.BuildConfig, error) {
+		return c.configs.BuildConfigs(namespace).Get(name)
+	})
+	if bc == nil {
 		return err
 	}
+	namespace, name := bc.Namespace, bc.Name
 	req := c.buildRequest(bc)
 	if req == nil {
 		return nil

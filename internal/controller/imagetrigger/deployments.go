@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
 
+	"github.com/slipway-dev/slipway/internal/controller/worker"
 	"github.com/slipway-dev/slipway/internal/deployutil"
 )
 
@@ -19,22 +19,17 @@ import (
 // DeploymentConfig when that changed anything. The deploymentconfig
 // controller rolls out from there.
 func (c *Controller) syncDeploymentConfig(ctx context.Context, key string) error {
-	namespace, name, err := cache.SplitMetaNamespaceKey(key)
-	if err != nil {
-		return nil
-	}
-	dc, err := c.dcs.DeploymentConfigs(namespace).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	dc, err := worker.Lookup(key, func(namespace, name string) (*appsv1.DeploymentConfig, error) {
+		return c.dcs.DeploymentConfigs(namespace).Get(name)
+	})
+	if dc == nil {
 		return err
 	}
 	updated := dc.DeepCopy()
 	if !c.applyImageTriggers(updated) {
 		return nil
 	}
-	_, err = c.apps.AppsV1().DeploymentConfigs(namespace).Update(ctx, updated, metav1.UpdateOptions{})
+	_, err = c.apps.AppsV1().DeploymentConfigs(dc.Namespace).Update(ctx, updated, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

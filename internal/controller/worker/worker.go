@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
@@ -64,4 +65,22 @@ func processNextItem(ctx context.Context, log *slog.Logger, queue Queue, sync fu
 	}
 	queue.Forget(key)
 	return true
+}
+
+// Lookup reads the object key ("namespace/name") names through get, a
+// lister's Get in that namespace. A malformed key or a missing object is
+// nil, nil: there is nothing to sync.
+func Lookup[T any](key string, get func(namespace, name string) (*T, error)) (*T, error) {
+	namespace, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil, nil
+	}
+	obj, err := get(namespace, name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -55,5 +57,30 @@ func TestRunCachesNotSynced(t *testing.T) {
 	err := Run(ctx, "test", NewQueue("test"), 1, []cache.InformerSynced{func() bool { return false }}, nil)
 	if err == nil {
 		t.Fatal("Run with unsynced caches: no error")
+	}
+}
+
+func TestLookup(t *testing.T) {
+	type obj struct{ key string }
+	failure := errors.New("cache broken")
+	get := func(namespace, name string) (*obj, error) {
+		switch name {
+		case "gone":
+			return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "things"}, name)
+		case "broken":
+			return nil, failure
+		}
+		return &obj{key: namespace + "/" + name}, nil
+	}
+	if o, err := Lookup("ns/a", get); err != nil || o == nil || o.key != "ns/a" {
+		t.Errorf("Lookup(ns/a) = %v, %v", o, err)
+	}
+	for _, key := range []string{"ns/gone", "a/b/c"} {
+		if o, err := Lookup(key, get); o != nil || err != nil {
+			t.Errorf("Lookup(%s) = %v, %v, want nothing to sync", key, o, err)
+		}
+	}
+	if o, err := Lookup("ns/broken", get); o != nil || !errors.Is(err, failure) {
+		t.Errorf("Lookup(ns/broken) = %v, %v, want the cache's error", o, err)
 	}
 }
