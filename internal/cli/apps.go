@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -958,13 +959,16 @@ type exposeOptions struct {
 	TargetPort string
 	Name       string
 	HostPort   int32
-	Protocol   string
+	// HostIP is the host address the host port listens on, the Service's
+	// externalIPs; "" keeps the server's --host-port-address.
+	HostIP   string
+	Protocol string
 }
 
 func newCmdExpose(env *commandEnv) *cobra.Command {
 	o := &exposeOptions{}
 	cmd := &cobra.Command{
-		Use:   "expose (dc/NAME | dc NAME | svc/NAME) [--port=PORT] [--target-port=PORT] [--name=NAME] [--host-port=PORT]",
+		Use:   "expose (dc/NAME | dc NAME | svc/NAME) [--port=PORT] [--target-port=PORT] [--name=NAME] [--host-port=PORT [--host-ip=IP]]",
 		Short: "Expose a deployment config as a service, optionally on a port of this host",
 		Long: templates.LongDesc(`
 			Expose a deployment config's pods as a service, or a service on a
@@ -973,17 +977,26 @@ func newCmdExpose(env *commandEnv) *cobra.Command {
 			For dc/NAME a service selecting the deployment config's pods is created
 			(or, when the service exists, given the port). With --host-port the
 			service is of type NodePort and the server forwards that port of this
-			host to the ready pods. Routes are not supported: expose svc/NAME only
-			with --host-port.`),
+			host to the ready pods, on the server's host port address (127.0.0.1
+			unless the server was started with another --host-port-address) or,
+			with --host-ip, on that address of this host: the service's
+			externalIPs. Routes are not supported: expose svc/NAME only with
+			--host-port.`),
 		Example: templates.Examples(`
 			# Expose port 8080 of deployment config mytime on port 18080 of this host
 			slipway expose dc/mytime --port=8080 --host-port=18080
 
 			# Expose an existing service on a host port
-			slipway expose svc/mytime --host-port=18080`),
+			slipway expose svc/mytime --host-port=18080
+
+			# Expose it on port 80 of the host's address 192.168.1.20
+			slipway expose svc/mytime --host-port=80 --host-ip=192.168.1.20`),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind, name, err := exposeTarget(args)
 			if err != nil {
+				return err
+			}
+			if err := o.validateHostIP(); err != nil {
 				return err
 			}
 			c, err := newAppsClients(env)
@@ -1001,8 +1014,30 @@ func newCmdExpose(env *commandEnv) *cobra.Command {
 	f.StringVar(&o.TargetPort, "target-port", "", "Name or number for the port on the container that the service should direct traffic to. Defaults to --port.")
 	f.StringVar(&o.Name, "name", "", "The name for the newly created service.")
 	f.Int32Var(&o.HostPort, "host-port", 0, "A port of this host that forwards to the service's pods (a NodePort service).")
+	f.StringVar(&o.HostIP, "host-ip", "", "The address of this host the host port listens on (the service's externalIPs), instead of the server's --host-port-address.")
 	f.StringVar(&o.Protocol, "protocol", "TCP", "The network protocol for the service to be created.")
 	return cmd
+}
+
+// validateHostIP checks --host-ip: an IP address, given with --host-port.
+func (o *exposeOptions) validateHostIP() error {
+	switch {
+	case o.HostIP == "":
+		return nil
+	case o.HostPort == 0:
+		return errors.New("--host-ip needs --host-port: it is the address the host port listens on")
+	case net.ParseIP(o.HostIP) == nil:
+		return fmt.Errorf("--host-ip %q is not an IP address", o.HostIP)
+	}
+	return nil
+}
+
+// hostAddress is where the host port listens, as expose reports it.
+func (o *exposeOptions) hostAddress() string {
+	if o.HostIP != "" {
+		return fmt.Sprintf("Port %d on %s", o.HostPort, o.HostIP)
+	}
+	return fmt.Sprintf("Port %d of this host", o.HostPort)
 }
 
 // exposeTarget reads "dc/NAME", "dc NAME", "svc/NAME" or "svc NAME".
@@ -1060,6 +1095,9 @@ func runExposeDC(ctx context.Context, c *appsClients, name string, o *exposeOpti
 		if o.HostPort > 0 {
 			svc.Spec.Type = corev1.ServiceTypeNodePort
 		}
+		if o.HostIP != "" {
+			svc.Spec.ExternalIPs = []string{o.HostIP}
+		}
 		if _, err := services.Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating service %q: %w", svcName, err)
 		}
@@ -1070,13 +1108,13 @@ func runExposeDC(ctx context.Context, c *appsClients, name string, o *exposeOpti
 		if !labels.Equals(existing.Spec.Selector, selector) {
 			return fmt.Errorf("service %q already exists and does not select the pods of %s", svcName, dcRef(name))
 		}
-		if err := updateServicePort(ctx, c, svcName, port); err != nil {
+		if err := updateServicePort(ctx, c, svcName, port, o.HostIP); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(out, "service/%s exposed\n", svcName)
 	if o.HostPort > 0 {
-		fmt.Fprintf(out, "Port %d of this host forwards to port %s of the pods of %s\n", o.HostPort, port.TargetPort.String(), dcRef(name))
+		fmt.Fprintf(out, "%s forwards to port %s of the pods of %s\n", o.hostAddress(), port.TargetPort.String(), dcRef(name))
 	}
 	return nil
 }
@@ -1112,8 +1150,9 @@ func exposePort(dc *appsv1.DeploymentConfig, o *exposeOptions) (corev1.ServicePo
 
 // updateServicePort sets port on Service name (replacing the port with
 // its number) and makes the Service a NodePort one when port has a host
-// port.
-func updateServicePort(ctx context.Context, c *appsClients, name string, port corev1.ServicePort) error {
+// port; a hostIP makes it the Service's only externalIP (externalIPs hold
+// for every port of a Service, so its host ports share one address).
+func updateServicePort(ctx context.Context, c *appsClients, name string, port corev1.ServicePort, hostIP string) error {
 	services := c.kube.CoreV1().Services(c.namespace)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		svc, err := services.Get(ctx, name, metav1.GetOptions{})
@@ -1131,6 +1170,9 @@ func updateServicePort(ctx context.Context, c *appsClients, name string, port co
 		}
 		if port.NodePort > 0 {
 			svc.Spec.Type = corev1.ServiceTypeNodePort
+		}
+		if hostIP != "" {
+			svc.Spec.ExternalIPs = []string{hostIP}
 		}
 		_, err = services.Update(ctx, svc, metav1.UpdateOptions{})
 		return err
@@ -1157,11 +1199,11 @@ func runExposeService(ctx context.Context, c *appsClients, name string, o *expos
 		port = svc.Spec.Ports[i]
 	}
 	port.NodePort = o.HostPort
-	if err := updateServicePort(ctx, c, name, port); err != nil {
+	if err := updateServicePort(ctx, c, name, port, o.HostIP); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "service/%s exposed\n", name)
-	fmt.Fprintf(out, "Port %d of this host forwards to port %d of service %s\n", o.HostPort, port.Port, name)
+	fmt.Fprintf(out, "%s forwards to port %d of service %s\n", o.hostAddress(), port.Port, name)
 	return nil
 }
 

@@ -133,7 +133,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 				delete.NewCmdDelete(f, streams),
 				label.NewCmdLabel(f, streams),
 				annotate.NewCmdAnnotate(CommandName, f, streams),
-				newCmdSet(env), // set build-secret (build.go); other set verbs join it
+				withSubcommands(newCmdSet(env), newSetSubcommands(env)...), // set build-secret (build.go), triggers and image (set.go)
 				newCmdScale(env),
 				newCmdExpose(env),
 			},
@@ -174,6 +174,12 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 
 	renameExamples(root, "kubectl", CommandName)
 	return root
+}
+
+// withSubcommands adds subs to cmd and returns it.
+func withSubcommands(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
+	return cmd
 }
 
 // renameExamples makes kubectl's examples read as this command's ("slipway

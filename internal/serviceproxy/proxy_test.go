@@ -149,8 +149,11 @@ func (h *harness) service(name string, nodePort int32) *corev1.Service {
 
 // get connects to the host port and returns what the far end sent before
 // closing; an error when the connection cannot be made.
-func get(port int32) (string, error) {
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), time.Second)
+func get(port int32) (string, error) { return getAt("127.0.0.1", port) }
+
+// getAt is get on host address ip.
+func getAt(ip string, port int32) (string, error) {
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(int(port))), time.Second)
 	if err != nil {
 		return "", err
 	}
@@ -279,5 +282,41 @@ func TestPortInUseIsAnEvent(t *testing.T) {
 	eventually(t, "port opened after it became free", func() (bool, error) {
 		got, err := get(port)
 		return err == nil && got == "a", nil
+	})
+}
+
+func TestExternalIPReplacesTheProxyAddress(t *testing.T) {
+	h := newHarness(t, "proxy-externalip")
+	h.pod("web-a", startBackend(t, "a"), true)
+	nodePort := freePort(t)
+	svc := h.service("web", nodePort)
+
+	// 127.0.0.2 is on the loopback interface too (all of 127/8 is).
+	svc.Spec.ExternalIPs = []string{"127.0.0.2"}
+	svc, err := h.kube.CoreV1().Services(h.ns).Update(context.Background(), svc, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod answering on the external IP", func() (bool, error) {
+		got, err := getAt("127.0.0.2", nodePort)
+		return err == nil && got == "a", nil
+	})
+	eventually(t, "proxy address no longer listening", func() (bool, error) {
+		_, err := get(nodePort)
+		return err != nil, nil
+	})
+
+	// Without externalIPs the port moves back to the proxy's address.
+	svc.Spec.ExternalIPs = nil
+	if _, err := h.kube.CoreV1().Services(h.ns).Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod answering on the proxy address", func() (bool, error) {
+		got, err := get(nodePort)
+		return err == nil && got == "a", nil
+	})
+	eventually(t, "external IP closed", func() (bool, error) {
+		_, err := getAt("127.0.0.2", nodePort)
+		return err != nil, nil
 	})
 }
