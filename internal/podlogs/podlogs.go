@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,6 +137,12 @@ func FileStream(path string, opts Options, done DoneFunc, notStarted error) *Str
 			return r, err
 		},
 	}
+}
+
+// EmptyStream is the stream of a log with nothing in it yet, answered to
+// nowait requests for a log that has not started.
+func EmptyStream() *Stream {
+	return &Stream{Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}
 }
 
 // PlainText is embedded by log subresources: it says they answer text,

@@ -3,10 +3,8 @@ package deploymentconfig
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	appsv1 "github.com/openshift/api/apps/v1"
@@ -120,7 +118,7 @@ func (r *LogREST) Get(ctx context.Context, name string, options runtime.Object) 
 	}
 	if waitingToStart(rc) {
 		if opts.NoWait {
-			return &podlogs.Stream{Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}, nil
+			return podlogs.EmptyStream(), nil
 		}
 		if rc, err = r.waitForStart(ctx, rc); err != nil {
 			return nil, err

@@ -3,9 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
-	"strings"
 	"time"
 
 	buildv1 "github.com/openshift/api/build/v1"
@@ -113,7 +111,7 @@ func (r *LogREST) Get(ctx context.Context, name string, options runtime.Object) 
 	}
 	if waiting(b) {
 		if opts.NoWait {
-			return &podlogs.Stream{Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("")), nil }}, nil
+			return podlogs.EmptyStream(), nil
 		}
 		if b, err = r.waitForStart(ctx, b); err != nil {
 			return nil, err
