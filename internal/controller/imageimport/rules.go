@@ -72,9 +72,14 @@ func repositoryNeedsImport(stream *imagev1.ImageStream) bool {
 // tagsNeedingImport returns the spec tags whose generation is newer than
 // their last import.
 func tagsNeedingImport(stream *imagev1.ImageStream) []imagev1.TagReference {
+	return specTagsWhere(stream, tagNeedsImport)
+}
+
+// specTagsWhere returns the spec tags of stream that keep accepts.
+func specTagsWhere(stream *imagev1.ImageStream, keep func(*imagev1.ImageStream, imagev1.TagReference) bool) []imagev1.TagReference {
 	var out []imagev1.TagReference
 	for _, tag := range stream.Spec.Tags {
-		if tagNeedsImport(stream, tag) {
+		if keep(stream, tag) {
 			out = append(out, tag)
 		}
 	}
@@ -100,13 +105,7 @@ func tagScheduled(stream *imagev1.ImageStream, tag imagev1.TagReference) bool {
 
 // scheduledTags returns the spec tags the scheduler checks.
 func scheduledTags(stream *imagev1.ImageStream) []imagev1.TagReference {
-	var out []imagev1.TagReference
-	for _, tag := range stream.Spec.Tags {
-		if tagScheduled(stream, tag) {
-			out = append(out, tag)
-		}
-	}
-	return out
+	return specTagsWhere(stream, tagScheduled)
 }
 
 // source is where a tag's image comes from, normalised the way registries
