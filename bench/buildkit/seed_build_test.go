@@ -14,12 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	bkclient "github.com/moby/buildkit/client"
 
+	"github.com/slipway-dev/slipway/bench/benchserver"
 	"github.com/slipway-dev/slipway/internal/builder/build"
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
 )
@@ -87,12 +87,12 @@ func BenchmarkSeedBuild(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(median(cold).Seconds(), "cold-s")
-	b.ReportMetric(median(warm).Seconds(), "warm-s")
-	fmt.Printf("seed build+push, median of %d: buildkit cold %s, warm %s", rounds, median(cold), median(warm))
+	b.ReportMetric(benchserver.Median(cold).Seconds(), "cold-s")
+	b.ReportMetric(benchserver.Median(warm).Seconds(), "warm-s")
+	fmt.Printf("seed build+push, median of %d: buildkit cold %s, warm %s", rounds, benchserver.Median(cold), benchserver.Median(warm))
 	if len(buildah) > 0 {
-		b.ReportMetric(median(buildah).Seconds(), "buildah-s")
-		fmt.Printf(", buildah %s, warm/buildah %.2f", median(buildah), median(warm).Seconds()/median(buildah).Seconds())
+		b.ReportMetric(benchserver.Median(buildah).Seconds(), "buildah-s")
+		fmt.Printf(", buildah %s, warm/buildah %.2f", benchserver.Median(buildah), benchserver.Median(warm).Seconds()/benchserver.Median(buildah).Seconds())
 	} else {
 		fmt.Print(" (buildah not installed: no baseline)")
 	}
@@ -122,13 +122,4 @@ func buildahRounds(b *testing.B, buildah string, reg *buildtest.Registry, contex
 		out = append(out, time.Since(start))
 	}
 	return out
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -18,16 +18,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +40,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/slipway-dev/slipway/bench/benchserver"
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
 	"github.com/slipway-dev/slipway/internal/testregistry"
 )
@@ -68,46 +66,46 @@ func BenchmarkRollout(b *testing.B) {
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
 		b.Skip("CNI plugins are not installed (apt-get install containernetworking-plugins; hack/install-deps.sh)")
 	}
-	root := repoRoot(b)
+	root := benchserver.RepoRoot(b)
 	initSh := timeAppInit(b, root)
-	slipway := buildSlipway(b, root)
+	slipway := benchserver.BuildSlipway(b, root)
 
 	var notified, scheduled, podStart []time.Duration
 	b.ResetTimer()
 	for range b.N {
 		// With notifications: the server first, then the registry that
 		// notifies it.
-		srv := startServer(b, slipway)
+		srv := benchserver.Start(b, slipway)
 		reg := testregistry.Start(b, testregistry.Options{
-			Notify: []testregistry.Endpoint{{URL: "https://" + srv.listen + "/registry/notifications", Token: srv.adminToken(b)}},
+			Notify: []testregistry.Endpoint{{URL: "https://" + srv.Listen + "/registry/notifications", Token: srv.AdminToken(b)}},
 			// docker-registry's notification client trusts the system's
 			// CAs: give it Slipway's.
-			Env: []string{"SSL_CERT_FILE=" + filepath.Join(srv.dataDir, "ca.crt")},
+			Env: []string{"SSL_CERT_FILE=" + filepath.Join(srv.DataDir, "ca.crt")},
 		})
 		a := deployApp(b, srv, reg, initSh)
 		notified = a.pushRounds(b)
 		podStart = a.podStarts(b)
-		srv.stop(b)
+		srv.Stop(b)
 
 		// A 2 s scheduled import, no notifications.
-		srv = startServer(b, slipway, "--image-import-interval="+scheduledInterval)
+		srv = benchserver.Start(b, slipway, "--image-import-interval="+scheduledInterval)
 		reg = testregistry.Start(b, testregistry.Options{})
 		scheduled = deployApp(b, srv, reg, initSh).pushRounds(b)
-		srv.stop(b)
+		srv.Stop(b)
 	}
 	b.StopTimer()
-	b.ReportMetric(median(notified).Seconds(), "notified-s")
-	b.ReportMetric(median(scheduled).Seconds(), "scheduled-s")
-	b.ReportMetric(median(podStart).Seconds(), "podstart-s")
+	b.ReportMetric(benchserver.Median(notified).Seconds(), "notified-s")
+	b.ReportMetric(benchserver.Median(scheduled).Seconds(), "scheduled-s")
+	b.ReportMetric(benchserver.Median(podStart).Seconds(), "podstart-s")
 	fmt.Printf("push -> new content on the host port: with notifications median %s %v, with a %s scheduled import median %s %v; pod start (create -> Running) median %s %v (target with notifications: under 3s)\n",
-		median(notified).Round(time.Millisecond), rounded(notified), scheduledInterval,
-		median(scheduled).Round(time.Millisecond), rounded(scheduled),
-		median(podStart).Round(time.Millisecond), rounded(podStart))
+		benchserver.Median(notified).Round(time.Millisecond), rounded(notified), scheduledInterval,
+		benchserver.Median(scheduled).Round(time.Millisecond), rounded(scheduled),
+		benchserver.Median(podStart).Round(time.Millisecond), rounded(podStart))
 }
 
 // app is the time app deployed on one server from one registry.
 type app struct {
-	srv    *server
+	srv    *benchserver.Server
 	reg    *testregistry.Registry
 	kube   kubernetes.Interface
 	apps   appsclient.Interface
@@ -123,8 +121,8 @@ type app struct {
 // deployApp pushes version 1 of the time app to reg, follows it with a
 // scheduled ImageStream, runs it with `new-app` and exposes it on a host
 // port, and waits until it answers there.
-func deployApp(b *testing.B, srv *server, reg *testregistry.Registry, initSh string) *app {
-	cfg, err := clientcmd.BuildConfigFromFlags("", srv.kubeconfig())
+func deployApp(b *testing.B, srv *benchserver.Server, reg *testregistry.Registry, initSh string) *app {
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,15 +131,15 @@ func deployApp(b *testing.B, srv *server, reg *testregistry.Registry, initSh str
 	a := &app{srv: srv, reg: reg, kube: kubernetes.NewForConfigOrDie(cfg), apps: appsclient.NewForConfigOrDie(cfg), initSh: initSh}
 	a.base = reg.Image(b, buildtest.PushBusybox(b, reg))
 	a.push(b)
-	srv.run(b, "new-project", ns)
-	srv.run(b, "import-image", "mytime", "--from="+reg.Ref("veer/mytime:latest"), "--confirm", "--scheduled")
-	srv.run(b, "new-app", "mytime:latest", "--name", "mytime")
+	srv.Run(b, "new-project", ns)
+	srv.Run(b, "import-image", "mytime", "--from="+reg.Ref("veer/mytime:latest"), "--confirm", "--scheduled")
+	srv.Run(b, "new-app", "mytime:latest", "--name", "mytime")
 	a.waitVersion(b, 1, 3*time.Minute)
 	port := strings.Split(testregistry.FreePort(b), ":")[1]
-	srv.run(b, "expose", "dc", "mytime", "--port=8080", "--host-port="+port, "--name=mytime-host")
+	srv.Run(b, "expose", "dc", "mytime", "--port=8080", "--host-port="+port, "--name=mytime-host")
 	a.url = "http://127.0.0.1:" + port + "/"
 	if _, err := a.waitContent(1, 2*time.Minute); err != nil {
-		b.Fatalf("%v\nserver logs:\n%s", err, tail(srv.logs.String(), 40))
+		b.Fatalf("%v\nserver logs:\n%s", err, benchserver.Tail(srv.Logs(), 40))
 	}
 	return a
 }
@@ -180,7 +178,7 @@ func (a *app) pushRounds(b *testing.B) []time.Duration {
 		a.push(b)
 		took, err := a.waitContent(a.version, 2*time.Minute)
 		if err != nil {
-			b.Fatalf("%v\nserver logs:\n%s", err, tail(a.srv.logs.String(), 40))
+			b.Fatalf("%v\nserver logs:\n%s", err, benchserver.Tail(a.srv.Logs(), 40))
 		}
 		out = append(out, took)
 		// The next push starts from a finished rollout.
@@ -226,12 +224,12 @@ func (a *app) waitVersion(b *testing.B, version int64, timeout time.Duration) {
 				case appsv1.DeploymentStatusComplete:
 					return
 				case appsv1.DeploymentStatusFailed:
-					b.Fatalf("%s failed: %s\nserver logs:\n%s", rc.Name, rc.Annotations["openshift.io/deployment.status-reason"], tail(a.srv.logs.String(), 40))
+					b.Fatalf("%s failed: %s\nserver logs:\n%s", rc.Name, rc.Annotations["openshift.io/deployment.status-reason"], benchserver.Tail(a.srv.Logs(), 40))
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("dc/mytime version %d not Complete after %s\nserver logs:\n%s", version, timeout, tail(a.srv.logs.String(), 40))
+			b.Fatalf("dc/mytime version %d not Complete after %s\nserver logs:\n%s", version, timeout, benchserver.Tail(a.srv.Logs(), 40))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -281,7 +279,7 @@ func (a *app) podStarts(b *testing.B) []time.Duration {
 				}
 			case <-timeout:
 				w.Stop()
-				b.Fatalf("pod %s not Running after 2m\nserver logs:\n%s", name, tail(a.srv.logs.String(), 40))
+				b.Fatalf("pod %s not Running after 2m\nserver logs:\n%s", name, benchserver.Tail(a.srv.Logs(), 40))
 			}
 		}
 		w.Stop()
@@ -326,180 +324,6 @@ func timeAppInit(b *testing.B, root string) string {
 	}
 	b.Skip("seed-walkthrough time-app fixture not found")
 	return ""
-}
-
-// repoRoot is the module root above the working directory.
-func repoRoot(b *testing.B) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			b.Fatal("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-}
-
-func buildSlipway(b *testing.B, root string) string {
-	bin := filepath.Join(b.TempDir(), "slipway")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/slipway")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/slipway: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// server is one running `slipway server` with a temp data dir on free
-// loopback ports, as test/e2e's harness runs it.
-type server struct {
-	bin     string
-	dataDir string
-	listen  string
-	home    string
-	// kubeconfigPath is the CLI's copy of admin.kubeconfig.
-	kubeconfigPath string
-	cmd            *exec.Cmd
-	logs           *lockedBuffer
-	done           chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startServer(b *testing.B, bin string, extraArgs ...string) *server {
-	dataDir, err := os.MkdirTemp("", "swb")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = os.RemoveAll(dataDir) })
-	s := &server{bin: bin, dataDir: dataDir, listen: testregistry.FreePort(b), home: b.TempDir(), logs: &lockedBuffer{}, done: make(chan struct{})}
-	args := append([]string{"server", "--data-dir", dataDir, "--listen", s.listen, "--registry-listen", testregistry.FreePort(b)}, extraArgs...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	b.Cleanup(func() { s.stop(b) })
-	s.waitReady(b)
-	// The CLI gets its own copy of the admin's kubeconfig (new-project
-	// switches its context).
-	data, err := os.ReadFile(s.kubeconfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.kubeconfigPath = filepath.Join(s.home, "kubeconfig")
-	if err := os.WriteFile(s.kubeconfigPath, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
-// stop interrupts the server and waits for it (it stops its pods first);
-// stopping a stopped server does nothing.
-func (s *server) stop(b *testing.B) {
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-	if b.Failed() {
-		b.Logf("server logs:\n%s", tail(s.logs.String(), 60))
-	}
-}
-
-func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "admin.kubeconfig") }
-
-func (s *server) adminToken(b *testing.B) string {
-	data, err := os.ReadFile(filepath.Join(s.dataDir, "admin.token"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return strings.TrimSpace(string(data))
-}
-
-// waitReady waits until /readyz answers 200 to the admin token.
-func (s *server) waitReady(b *testing.B) {
-	deadline := time.Now().Add(2 * time.Minute)
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			b.Fatalf("slipway server exited early:\n%s", tail(s.logs.String(), 60))
-		default:
-		}
-		if token, err := os.ReadFile(filepath.Join(s.dataDir, "admin.token")); err == nil {
-			req, _ := http.NewRequest("GET", "https://"+s.listen+"/readyz", nil)
-			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-			if resp, err := client.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return
-				}
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b.Fatalf("slipway server not ready after 2m:\n%s", tail(s.logs.String(), 60))
-}
-
-// run runs `slipway args...` as the admin and returns stdout; it fails the
-// benchmark when the command fails.
-func (s *server) run(b *testing.B, args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfigPath, "HOME="+s.home)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("slipway %s: %v\nstdout:\n%s\nstderr:\n%s\nserver logs:\n%s", strings.Join(args, " "), err, out.String(), errOut.String(), tail(s.logs.String(), 40))
-	}
-	return out.String()
-}
-
-func tail(s string, lines int) string {
-	all := strings.Split(s, "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // rounded is ds to the millisecond, for printing.

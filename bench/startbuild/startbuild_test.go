@@ -12,18 +12,14 @@
 package startbuild_bench
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/slipway-dev/slipway/bench/benchserver"
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
 )
 
@@ -55,16 +52,16 @@ func BenchmarkStartBuild(b *testing.B) {
 			b.Skipf("%s is not installed (hack/install-deps.sh installs the build tests' packages; buildah is the baseline)", bin)
 		}
 	}
-	root := repoRoot(b)
+	root := benchserver.RepoRoot(b)
 	appDir := fixtureApp(b, root)
-	slipway := buildSlipway(b, root)
+	slipway := benchserver.BuildSlipway(b, root)
 	buildkitd := buildBuildkitd(b, root)
 
 	hub := buildtest.StartRegistry(b, hubUser, hubPassword)
 	busybox := buildtest.PushBusybox(b, hub)
-	srv := startServer(b, slipway, "--buildkitd", buildkitd, "--registry-ca", hub.Host+"="+hub.CAFile)
+	srv := benchserver.Start(b, slipway, "--buildkitd", buildkitd, "--registry-ca", hub.Host+"="+hub.CAFile)
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", srv.kubeconfig())
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,10 +73,10 @@ func BenchmarkStartBuild(b *testing.B) {
 
 	uri := gitRepo(b, appDir)
 	output := hub.Host + "/veer/mytime:latest"
-	srv.run(b, "new-project", ns)
-	srv.run(b, "create", "secret", "docker-registry", "dockerhub", "--docker-server="+hub.Host,
+	srv.Run(b, "new-project", ns)
+	srv.Run(b, "create", "secret", "docker-registry", "dockerhub", "--docker-server="+hub.Host,
 		"--docker-username="+hubUser, "--docker-password="+hubPassword)
-	srv.run(b, "secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	srv.Run(b, "secrets", "link", "builder", "dockerhub", "--for=pull,mount")
 	// No ConfigChange trigger: the first build is the one timed cold.
 	bcFile := filepath.Join(b.TempDir(), "bc.yaml")
 	writeFile(b, bcFile, fmt.Sprintf(`apiVersion: build.openshift.io/v1
@@ -107,7 +104,7 @@ spec:
     pushSecret:
       name: dockerhub
 `, uri, busybox, output))
-	srv.run(b, "create", "-f", bcFile)
+	srv.Run(b, "create", "-f", bcFile)
 
 	ctx := context.Background()
 	if trace != nil {
@@ -120,7 +117,7 @@ spec:
 	started := regexp.MustCompile(`build\.build\.openshift\.io/(time-\d+) started`)
 	startBuild := func() time.Duration {
 		start := time.Now()
-		out := srv.run(b, "start-build", "time", "--wait")
+		out := srv.Run(b, "start-build", "time", "--wait")
 		m := started.FindStringSubmatch(out)
 		if m == nil {
 			b.Fatalf("start-build printed no build name:\n%s", out)
@@ -141,7 +138,7 @@ spec:
 					return took
 				}
 			case buildv1.BuildPhaseFailed, buildv1.BuildPhaseError, buildv1.BuildPhaseCancelled:
-				logs, _, _ := srv.exec("logs", "-n", ns, "build/"+m[1])
+				logs, _, _ := srv.Exec("logs", "-n", ns, "build/"+m[1])
 				b.Fatalf("%s is %s (%s: %s)\n%s", m[1], got.Status.Phase, got.Status.Reason, got.Status.Message, logs)
 			}
 			if time.Since(start) > 5*time.Minute {
@@ -151,7 +148,7 @@ spec:
 		}
 	}
 	prune := func() {
-		c, err := bkclient.New(ctx, "unix://"+filepath.Join(srv.dataDir, "buildkit", "buildkitd.sock"))
+		c, err := bkclient.New(ctx, "unix://"+filepath.Join(srv.DataDir, "buildkit", "buildkitd.sock"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -181,13 +178,13 @@ spec:
 		bahCold, bahWarm = bah[0], bah[1:]
 	}
 	b.StopTimer()
-	ratio := median(warm).Seconds() / median(bahWarm).Seconds()
+	ratio := benchserver.Median(warm).Seconds() / benchserver.Median(bahWarm).Seconds()
 	b.ReportMetric(cold.Seconds(), "cold-s")
-	b.ReportMetric(median(warm).Seconds(), "warm-s")
-	b.ReportMetric(median(bahWarm).Seconds(), "buildah-s")
+	b.ReportMetric(benchserver.Median(warm).Seconds(), "warm-s")
+	b.ReportMetric(benchserver.Median(bahWarm).Seconds(), "buildah-s")
 	b.ReportMetric(ratio, "warm/buildah")
 	fmt.Printf("start-build cold %s, warm median %s, buildah median %s, warm/buildah %.2f (buildah cold %s; %d warm rounds each)\n",
-		cold.Round(time.Millisecond), median(warm).Round(time.Millisecond), median(bahWarm).Round(time.Millisecond),
+		cold.Round(time.Millisecond), benchserver.Median(warm).Round(time.Millisecond), benchserver.Median(bahWarm).Round(time.Millisecond),
 		ratio, bahCold.Round(time.Millisecond), warmRounds)
 }
 
@@ -250,24 +247,6 @@ func buildahRounds(b *testing.B, reg *buildtest.Registry, contextDir, output str
 	return out
 }
 
-// repoRoot is the module root above the working directory.
-func repoRoot(b *testing.B) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			b.Fatal("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-}
-
 // fixtureApp is ../shared's time-app, or the copy under test/e2e/testdata.
 func fixtureApp(b *testing.B, root string) string {
 	for _, dir := range []string{
@@ -280,16 +259,6 @@ func fixtureApp(b *testing.B, root string) string {
 	}
 	b.Skip("seed-walkthrough time-app fixture not found")
 	return ""
-}
-
-func buildSlipway(b *testing.B, root string) string {
-	bin := filepath.Join(b.TempDir(), "slipway")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/slipway")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build ./cmd/slipway: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // buildBuildkitd is the repository's bin/buildkitd, made with `make
@@ -326,150 +295,8 @@ func gitRepo(b *testing.B, appDir string) string {
 	return "file://" + dir
 }
 
-// server is one running `slipway server` with a temp data dir on free
-// loopback ports, as test/e2e's harness runs it.
-type server struct {
-	bin     string
-	dataDir string
-	listen  string
-	home    string
-	// kubeconfigPath is the CLI's copy of admin.kubeconfig.
-	kubeconfigPath string
-	cmd            *exec.Cmd
-	logs           *lockedBuffer
-	done           chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startServer(b *testing.B, bin string, extraArgs ...string) *server {
-	// A short path: buildkitd's socket lives under the data dir and a unix
-	// socket path must fit in 108 bytes.
-	dataDir, err := os.MkdirTemp("", "swb")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = os.RemoveAll(dataDir) })
-	s := &server{bin: bin, dataDir: dataDir, listen: buildtest.FreePort(b), home: b.TempDir(), logs: &lockedBuffer{}, done: make(chan struct{})}
-	args := append([]string{"server", "--data-dir", dataDir, "--listen", s.listen, "--registry-listen", buildtest.FreePort(b)}, extraArgs...)
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	b.Cleanup(func() { s.stop(b) })
-	s.waitReady(b)
-	// The CLI gets its own copy of the admin's kubeconfig (new-project
-	// switches its context).
-	data, err := os.ReadFile(filepath.Join(dataDir, "admin.kubeconfig"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.kubeconfigPath = filepath.Join(s.home, "kubeconfig")
-	writeFile(b, s.kubeconfigPath, string(data))
-	return s
-}
-
-func (s *server) stop(b *testing.B) {
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-	if b.Failed() {
-		b.Logf("server logs:\n%s", tail(s.logs.String(), 60))
-	}
-}
-
-func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "admin.kubeconfig") }
-
-// waitReady waits until /readyz answers 200 to the admin token.
-func (s *server) waitReady(b *testing.B) {
-	deadline := time.Now().Add(2 * time.Minute)
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			b.Fatalf("slipway server exited early:\n%s", tail(s.logs.String(), 60))
-		default:
-		}
-		if token, err := os.ReadFile(filepath.Join(s.dataDir, "admin.token")); err == nil {
-			req, _ := http.NewRequest("GET", "https://"+s.listen+"/readyz", nil)
-			req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-			if resp, err := client.Do(req); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return
-				}
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	b.Fatalf("slipway server not ready after 2m:\n%s", tail(s.logs.String(), 60))
-}
-
-// run runs `slipway args...` as the admin and returns stdout; it fails the
-// benchmark when the command fails.
-func (s *server) run(b *testing.B, args ...string) string {
-	out, errOut, err := s.exec(args...)
-	if err != nil {
-		b.Fatalf("slipway %s: %v\nstdout:\n%s\nstderr:\n%s\nserver logs:\n%s", strings.Join(args, " "), err, out, errOut, tail(s.logs.String(), 40))
-	}
-	return out
-}
-
-func (s *server) exec(args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfigPath, "HOME="+s.home)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	return out.String(), errOut.String(), err
-}
-
 func writeFile(b *testing.B, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		b.Fatal(err)
 	}
-}
-
-func tail(s string, lines int) string {
-	all := strings.Split(s, "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
