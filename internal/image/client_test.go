@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -317,5 +318,52 @@ func TestRemoteOptionsPull(t *testing.T) {
 	tags, err := client.Tags(ctx(t), mustParse(t, reg.Ref("veer/app")), ImportOptions{Keyring: keyring})
 	if err != nil || !slices.Equal(tags, []string{"latest"}) {
 		t.Errorf("Tags = %v, %v", tags, err)
+	}
+}
+
+// hostAddress is a non-loopback IPv4 address of this machine, "" if none.
+func hostAddress() string {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return ""
+	}
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagUp == 0 || iface.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := iface.Addrs()
+		for _, a := range addrs {
+			if ipnet, ok := a.(*net.IPNet); ok && ipnet.IP.To4() != nil && !ipnet.IP.IsLoopback() {
+				return ipnet.IP.String()
+			}
+		}
+	}
+	return ""
+}
+
+// A plain-HTTP registry that is not on loopback is refused unless it is
+// named insecure (importPolicy.insecure or --insecure-registry).
+func TestPlainHTTPRegistryElsewhereNeedsInsecure(t *testing.T) {
+	addr := hostAddress()
+	if addr == "" {
+		t.Skip("no non-loopback IPv4 address on this machine")
+	}
+	reg := testregistry.Start(t, testregistry.Options{Address: addr})
+	digest := reg.PushRandom(t, "veer/app:latest")
+	ref := mustParse(t, reg.Ref("veer/app:latest"))
+	if _, err := NewClient(Options{}).Import(ctx(t), ref, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "--insecure") {
+		t.Errorf("plain HTTP at %s without --insecure: %v, want refused with a hint", reg.Host, err)
+	}
+	for name, c := range map[string]struct {
+		client *Client
+		o      ImportOptions
+	}{
+		"importPolicy.insecure": {NewClient(Options{}), ImportOptions{Insecure: true}},
+		"--insecure-registry":   {NewClient(Options{InsecureRegistries: []string{reg.Host}}), ImportOptions{}},
+	} {
+		res, err := c.client.Import(ctx(t), ref, c.o)
+		if err != nil || res.Image.Name != digest {
+			t.Errorf("%s: Import = %v, %v; want %s", name, res, err, digest)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,10 @@ func classify(what string, ref Reference, err error) error {
 	if isCertificateError(err) {
 		message = fmt.Sprintf("%v: the registry's TLS certificate is not trusted; "+
 			"to use a registry with a self-signed certificate, use --insecure (importPolicy.insecure: true)", err)
+	} else if strings.Contains(message, "server gave HTTP response to HTTPS client") {
+		// net/http's words for a registry that speaks plain HTTP.
+		message = fmt.Sprintf("%v: the registry speaks plain HTTP; "+
+			"to use it, use --insecure (importPolicy.insecure: true) or name it with slipway server --insecure-registry", err)
 	} else if errors.As(err, &terr) {
 		e.Reason, e.Retryable = reasonOfStatus(terr)
 		if terr.StatusCode == http.StatusNotFound && len(terr.Errors) == 0 {

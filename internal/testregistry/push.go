@@ -29,7 +29,7 @@ func (r *Registry) Ref(repoTag string) string { return r.Host + "/" + repoTag }
 // Image fetches an image from the registry.
 func (r *Registry) Image(t testing.TB, ref string) v1.Image {
 	t.Helper()
-	parsed, err := name.ParseReference(ref)
+	parsed, err := name.ParseReference(ref, r.nameOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func (r *Registry) Image(t testing.TB, ref string) v1.Image {
 // and returns its digest.
 func (r *Registry) Push(t testing.TB, repoTag string, img remote.Taggable) string {
 	t.Helper()
-	ref, err := name.ParseReference(r.Ref(repoTag))
+	ref, err := name.ParseReference(r.Ref(repoTag), r.nameOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,4 +130,13 @@ func (r *Registry) PushList(t testing.TB, repoTag string) List {
 	must(t, err)
 	list.ARM64, list.AMD64 = armDigest.String(), amdDigest.String()
 	return list
+}
+
+// nameOptions parse references to this registry: plain HTTP when it has no
+// TLS, wherever it listens.
+func (r *Registry) nameOptions() []name.Option {
+	if r.TLS {
+		return nil
+	}
+	return []name.Option{name.Insecure}
 }

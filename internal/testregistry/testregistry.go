@@ -43,6 +43,10 @@ type Options struct {
 	// Notify lists notification endpoints (threshold 1, 1 s timeout and
 	// backoff, so tests see events at once).
 	Notify []Endpoint
+	// Address is the IP the registry listens on; default 127.0.0.1. A
+	// non-loopback one makes the "remote" registry imports may reach over
+	// plain HTTP only when named insecure.
+	Address string
 	// Env is added to the registry process's environment (e.g.
 	// SSL_CERT_FILE, so that notifications trust an endpoint's CA).
 	Env []string
@@ -84,7 +88,16 @@ func Start(t testing.TB, o Options) *Registry {
 		t.Fatalf("docker-registry not installed (apt-get install docker-registry; hack/install-deps.sh): %v", err)
 	}
 	dir := t.TempDir()
-	r := &Registry{Host: FreePort(t), User: o.User, Password: o.Password, TLS: o.TLS, Dir: dir}
+	host := FreePort(t)
+	if o.Address != "" {
+		l, err := net.Listen("tcp", net.JoinHostPort(o.Address, "0"))
+		if err != nil {
+			t.Fatalf("listening on %s: %v", o.Address, err)
+		}
+		host = l.Addr().String()
+		l.Close()
+	}
+	r := &Registry{Host: host, User: o.User, Password: o.Password, TLS: o.TLS, Dir: dir}
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o600); err != nil {
