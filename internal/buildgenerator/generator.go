@@ -259,18 +259,4 @@ func StrategyEnv(s *buildv1.BuildStrategy) *[]corev1.EnvVar {
 	return nil
 }
 
-// StrategyPullSecret returns a pointer to the pull secret field of
-// strategy, or nil for strategies without one.
-func StrategyPullSecret(s *buildv1.BuildStrategy) **corev1.LocalObjectReference {
-	switch {
-	case s.DockerStrategy != nil:
-		return &s.DockerStrategy.PullSecret
-	case s.SourceStrategy != nil:
-		return &s.SourceStrategy.PullSecret
-	case s.CustomStrategy != nil:
-		return &s.CustomStrategy.PullSecret
-	}
-	return nil
-}
-
 func ptr[T any](v T) *T { return &v }

@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/slipway-dev/slipway/internal/registry/build/buildspec"
 )
 
 // ResolveImage returns the pull spec ref names: a DockerImage as it is, an
@@ -84,7 +86,7 @@ func (g *Generator) resolveImages(ctx context.Context, build *buildv1.Build) err
 // the first service account secret with credentials for the image. A
 // missing service account is left to the build controller, which reports it.
 func (g *Generator) selectPullSecrets(ctx context.Context, build *buildv1.Build) error {
-	pull := StrategyPullSecret(&build.Spec.Strategy)
+	pull := buildspec.StrategyPullSecret(&build.Spec.Strategy)
 	from := StrategyFrom(&build.Spec.Strategy)
 	needStrategy := pull != nil && *pull == nil && from != nil && from.Name != ""
 	needSource := false

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
+	"github.com/slipway-dev/slipway/internal/registry/build/buildspec"
 )
 
 // Messages of the reasons the controller sets, in OpenShift's words.
@@ -84,7 +85,7 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
 		}
 	}
-	if pull, from := buildgenerator.StrategyPullSecret(&b.Spec.Strategy), buildgenerator.StrategyFrom(&b.Spec.Strategy); pull != nil && *pull == nil && from != nil && from.Name != "" {
+	if pull, from := buildspec.StrategyPullSecret(&b.Spec.Strategy), buildgenerator.StrategyFrom(&b.Spec.Strategy); pull != nil && *pull == nil && from != nil && from.Name != "" {
 		if s := SelectSecret(from.Name, secrets); s != nil {
 			*pull = &corev1.LocalObjectReference{Name: s.Name}
 		}

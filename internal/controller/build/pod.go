@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
+	"github.com/slipway-dev/slipway/internal/registry/build/buildspec"
 )
 
 // Build pod contract shared with the node agent and the builder.
@@ -94,7 +95,7 @@ func BuildPod(b *buildv1.Build) (*corev1.Pod, error) {
 	if b.Spec.Output.To != nil {
 		mountSecret("push-secret", b.Spec.Output.PushSecret, PushSecretMountPath, "PUSH_DOCKERCFG_PATH")
 	}
-	if pull := buildgenerator.StrategyPullSecret(&b.Spec.Strategy); pull != nil {
+	if pull := buildspec.StrategyPullSecret(&b.Spec.Strategy); pull != nil {
 		mountSecret("pull-secret", *pull, PullSecretMountPath, "PULL_DOCKERCFG_PATH")
 	}
 	mountSecret("source-secret", b.Spec.Source.SourceSecret, SourceSecretMountPath, "SOURCE_SECRET_PATH")

@@ -1,7 +1,6 @@
 package build
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	"slices"
 
 	buildv1 "github.com/openshift/api/build/v1"
@@ -64,21 +63,8 @@ func WithChosenSecrets(old, updated buildv1.BuildSpec) buildv1.BuildSpec {
 	if spec.Output.PushSecret == nil && updated.Output.PushSecret != nil {
 		spec.Output.PushSecret = updated.Output.PushSecret.DeepCopy()
 	}
-	if pull, chosen := strategyPullSecret(&spec.Strategy), strategyPullSecret(&updated.Strategy); pull != nil && chosen != nil && *pull == nil && *chosen != nil {
+	if pull, chosen := buildspec.StrategyPullSecret(&spec.Strategy), buildspec.StrategyPullSecret(&updated.Strategy); pull != nil && chosen != nil && *pull == nil && *chosen != nil {
 		*pull = (*chosen).DeepCopy()
 	}
 	return spec
-}
-
-// strategyPullSecret points at the pull secret field of the strategy in use.
-func strategyPullSecret(s *buildv1.BuildStrategy) **corev1.LocalObjectReference {
-	switch {
-	case s.DockerStrategy != nil:
-		return &s.DockerStrategy.PullSecret
-	case s.SourceStrategy != nil:
-		return &s.SourceStrategy.PullSecret
-	case s.CustomStrategy != nil:
-		return &s.CustomStrategy.PullSecret
-	}
-	return nil
 }

@@ -93,3 +93,17 @@ func isCustomOrPipeline(s buildv1.BuildStrategy) bool {
 	}
 	return t == buildv1.CustomBuildStrategyType || t == buildv1.JenkinsPipelineBuildStrategyType
 }
+
+// StrategyPullSecret returns a pointer to the pull secret field of
+// strategy, or nil for strategies without one.
+func StrategyPullSecret(s *buildv1.BuildStrategy) **corev1.LocalObjectReference {
+	switch {
+	case s.DockerStrategy != nil:
+		return &s.DockerStrategy.PullSecret
+	case s.SourceStrategy != nil:
+		return &s.SourceStrategy.PullSecret
+	case s.CustomStrategy != nil:
+		return &s.CustomStrategy.PullSecret
+	}
+	return nil
+}
