@@ -181,13 +181,19 @@ func TestOpenShiftClients(t *testing.T) {
 	if len(gotDC.Spec.Triggers) != 1 || gotDC.Spec.Triggers[0].Type != appsv1.DeploymentTriggerOnConfigChange || gotDC.Spec.Selector["app"] != "mytime" {
 		t.Fatalf("dc defaults: triggers %+v selector %v", gotDC.Spec.Triggers, gotDC.Spec.Selector)
 	}
-	scale, err := apps.DeploymentConfigs("clients").GetScale(ctx, "mytime", metav1.GetOptions{})
+	// The DeploymentConfig controller writes the DC's status meanwhile: a
+	// client retries a conflicting scale, as kubectl scale does.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := apps.DeploymentConfigs("clients").GetScale(ctx, "mytime", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scale.Spec.Replicas = 3
+		_, err = apps.DeploymentConfigs("clients").UpdateScale(ctx, "mytime", scale, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatalf("get scale: %v", err)
-	}
-	scale.Spec.Replicas = 3
-	if _, err := apps.DeploymentConfigs("clients").UpdateScale(ctx, "mytime", scale, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("update scale: %v", err)
+		t.Fatalf("scale: %v", err)
 	}
 	if got, _ := apps.DeploymentConfigs("clients").Get(ctx, "mytime", metav1.GetOptions{}); got.Spec.Replicas != 3 {
 		t.Fatalf("scale did not reach the dc: %d", got.Spec.Replicas)
