@@ -446,13 +446,6 @@ func TestBuildOutputsAndFailures(t *testing.T) {
 		create(f.bc)
 	}
 
-	// Meanwhile: output to an ImageStreamTag in the internal registry.
-	images := imageclient.NewForConfigOrDie(b.restConfig())
-	if _, err := images.ImageV1().ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "mytime"}}, createOpts); err != nil {
-		t.Fatal(err)
-	}
-	create(dockerBC("mytime", uri, "busybox", "", b.busybox, &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "mytime:latest"}, ""))
-
 	for _, f := range failures {
 		got := b.waitBuild(t, ns, f.bc.Name+"-1", 3*time.Minute)
 		log := b.buildLog(ns, got.Name)
@@ -469,10 +462,20 @@ func TestBuildOutputsAndFailures(t *testing.T) {
 		t.Logf("%s: %s: %s", got.Name, got.Status.Reason, got.Status.Message)
 	}
 
-	// The image stream build.
+	// Then: output to an ImageStreamTag in the internal registry. Not while
+	// wrong-password-1 runs: a build pulling from the same registry with the
+	// right login at that moment has failed with 401 (suspected: BuildKit
+	// sharing a registry's login between concurrent solves; open).
+	images := imageclient.NewForConfigOrDie(b.restConfig())
+	if _, err := images.ImageV1().ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "mytime"}}, createOpts); err != nil {
+		t.Fatal(err)
+	}
+	create(dockerBC("mytime", uri, "busybox", "", b.busybox, &corev1.ObjectReference{Kind: "ImageStreamTag", Name: "mytime:latest"}, ""))
 	got := b.waitBuild(t, ns, "mytime-1", 2*time.Minute)
 	if got.Status.Phase != buildv1.BuildPhaseComplete {
-		t.Fatalf("mytime-1: %s (%s: %s)\n%s", got.Status.Phase, got.Status.Reason, got.Status.Message, b.buildLog(ns, "mytime-1"))
+		sa, _ := b.kube.CoreV1().ServiceAccounts(ns).Get(ctx, "builder", metav1.GetOptions{})
+		t.Fatalf("mytime-1: %s (%s: %s)\npull secret %+v, builder's secrets %+v %+v\n%s", got.Status.Phase, got.Status.Reason, got.Status.Message,
+			got.Spec.Strategy.DockerStrategy.PullSecret, sa.ImagePullSecrets, sa.Secrets, b.buildLog(ns, "mytime-1"))
 	}
 	if want := b.registry + "/" + ns + "/mytime:latest"; got.Status.OutputDockerImageReference != want {
 		t.Errorf("mytime-1 output reference %q, want %q", got.Status.OutputDockerImageReference, want)
