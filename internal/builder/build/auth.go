@@ -12,6 +12,7 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 
+	"github.com/slipway-dev/slipway/internal/builder/loginlock"
 	"github.com/slipway-dev/slipway/internal/image"
 )
 
@@ -75,23 +76,17 @@ func (k Keyring) Lookup(host string) (Credential, bool) {
 	return c, ok
 }
 
-// authProvider gives buildkitd one login per registry host: first's, else
-// second's. BuildKit asks for basic-auth credentials by host only (no
-// scope), so within one solve a host cannot have different pull and push
-// logins; Run splits the solve when the secrets disagree.
-func authProvider(first, second Keyring) session.Attachable {
-	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: func(_ context.Context, host string, _ []string, _ authprovider.ExpireCachedAuthCheck) (types.AuthConfig, error) {
-			c, ok := first.Lookup(host)
-			if !ok {
-				c, ok = second.Lookup(host)
-			}
-			if !ok {
-				return types.AuthConfig{}, nil
-			}
-			return types.AuthConfig{Username: c.Username, Password: c.Password, ServerAddress: host}, nil
-		},
-	})
+// overlay is first's logins and, for the hosts first has none for,
+// second's.
+func overlay(first, second Keyring) Keyring {
+	k := Keyring{}
+	for h, c := range second {
+		k[h] = c
+	}
+	for h, c := range first {
+		k[h] = c
+	}
+	return k
 }
 
 // pushFirst is the keyring of a solve that pushes to outputHost: the push
@@ -107,4 +102,29 @@ func pushFirst(push, pull Keyring, outputHost string) Keyring {
 		}
 	}
 	return k
+}
+
+// authProvider answers buildkitd with k's login for a registry host.
+// BuildKit asks for basic-auth credentials by host only (no scope), so
+// within one solve a host cannot have different pull and push logins; Run
+// splits the solve when the secrets disagree.
+func authProvider(k Keyring) session.Attachable {
+	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: func(_ context.Context, host string, _ []string, _ authprovider.ExpireCachedAuthCheck) (types.AuthConfig, error) {
+			c, ok := k.Lookup(host)
+			if !ok {
+				return types.AuthConfig{}, nil
+			}
+			return types.AuthConfig{Username: c.Username, Password: c.Password, ServerAddress: host}, nil
+		},
+	})
+}
+
+// logins lists k for the login lock.
+func (k Keyring) logins() []loginlock.Login {
+	out := make([]loginlock.Login, 0, len(k))
+	for h, c := range k {
+		out = append(out, loginlock.Login{Host: h, Username: c.Username, Password: c.Password})
+	}
+	return out
 }

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-dev/slipway/internal/builder/failure"
+	"github.com/slipway-dev/slipway/internal/builder/loginlock"
 	"github.com/slipway-dev/slipway/internal/image"
 )
 
@@ -82,6 +83,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", fmt.Errorf("connecting to buildkitd at %s: %w", opts.Address, err))
 	}
 	defer c.Close()
+	s := &solver{client: c, lockDir: loginlock.Dir(opts.Address), log: opts.Log}
 
 	base := bkclient.SolveOpt{
 		Frontend:      "dockerfile.v0",
@@ -91,9 +93,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			"dockerfile": dockerfileFS,
 		},
 	}
+	pullFirst := overlay(opts.PullAuth, opts.PushAuth)
 	if opts.Output == "" {
-		base.Session = []session.Attachable{authProvider(opts.PullAuth, opts.PushAuth)}
-		if _, steps, err := solve(ctx, c, base, opts.Log); err != nil {
+		if _, steps, err := s.solve(ctx, base, pullFirst); err != nil {
 			return nil, classify(err, steps, "")
 		}
 		return &Result{}, nil
@@ -108,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Type:  bkclient.ExporterImage,
 		Attrs: map[string]string{"name": opts.Output, "push": "true"},
 	}}
-	export.Session = []session.Attachable{authProvider(pushFirst(opts.PushAuth, opts.PullAuth, outputHost), nil)}
+	exportAuth := pushFirst(opts.PushAuth, opts.PullAuth, outputHost)
 
 	pushLogin, pushHas := opts.PushAuth.Lookup(outputHost)
 	pullLogin, pullHas := opts.PullAuth.Lookup(outputHost)
@@ -117,27 +119,44 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		// and push secrets disagree on the output's registry, build first
 		// with the pull login, then export from the cache with the push
 		// login: a failure of the second solve is the push's.
-		base.Session = []session.Attachable{authProvider(opts.PullAuth, opts.PushAuth)}
-		if _, steps, err := solve(ctx, c, base, opts.Log); err != nil {
+		if _, steps, err := s.solve(ctx, base, pullFirst); err != nil {
 			return nil, classify(err, steps, "")
 		}
-		resp, _, err := solve(ctx, c, export, opts.Log)
+		resp, _, err := s.solve(ctx, export, exportAuth)
 		if err != nil {
 			return nil, pushFailure(err, opts.Output)
 		}
 		return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
 	}
-	resp, steps, err := solve(ctx, c, export, opts.Log)
+	resp, steps, err := s.solve(ctx, export, exportAuth)
 	if err != nil {
 		return nil, classify(err, steps, opts.Output)
 	}
 	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
 }
 
-// solve runs one solve, printing its progress to log, and returns the
-// names of the steps that failed.
-func solve(ctx context.Context, c *bkclient.Client, opt bkclient.SolveOpt, log io.Writer) (*bkclient.SolveResponse, []string, error) {
-	display, err := progressui.NewDisplay(log, progressui.PlainMode)
+// solver runs solves on one buildkitd connection.
+type solver struct {
+	client *bkclient.Client
+	// lockDir is the login lock directory ("" for none).
+	lockDir string
+	log     io.Writer
+}
+
+// solve runs one solve whose session answers with auth's logins, printing
+// its progress to the log, and returns the names of the steps that
+// failed. It holds the login lock for auth while the session lives.
+func (s *solver) solve(ctx context.Context, opt bkclient.SolveOpt, auth Keyring) (*bkclient.SolveResponse, []string, error) {
+	release, err := loginlock.Acquire(ctx, s.lockDir, auth.logins(), func() {
+		fmt.Fprintln(s.log, "Waiting for builds with other registry logins to finish on buildkitd ...")
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	opt.Session = []session.Attachable{authProvider(auth)}
+
+	display, err := progressui.NewDisplay(s.log, progressui.PlainMode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("progress display: %w", err)
 	}
@@ -149,15 +168,15 @@ func solve(ctx context.Context, c *bkclient.Client, opt bkclient.SolveOpt, log i
 	eg, egCtx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
 		var err error
-		resp, err = c.Solve(egCtx, nil, opt, statusCh)
+		resp, err = s.client.Solve(egCtx, nil, opt, statusCh)
 		return err
 	})
 	eg.Go(func() error {
 		// Tee: remember failed steps for the failure reason, and print.
 		defer close(displayCh)
-		for s := range statusCh {
-			failed.record(s)
-			displayCh <- s
+		for st := range statusCh {
+			failed.record(st)
+			displayCh <- st
 		}
 		return nil
 	})
