@@ -3,12 +3,16 @@ package build_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	controlapi "github.com/moby/buildkit/api/services/control"
+	bkclient "github.com/moby/buildkit/client"
 	buildv1 "github.com/openshift/api/build/v1"
 
 	"github.com/slipway-dev/slipway/internal/builder/build"
@@ -82,5 +86,33 @@ func TestConcurrentBuildsKeepTheirLogins(t *testing.T) {
 		if strings.Contains(results[1].log, "wrong") {
 			t.Fatalf("round %d: the password is in the log", round)
 		}
+	}
+
+	// Slipway keeps the build logs; buildkitd records no history of its
+	// own (writing it delays the end of every solve).
+	c, err := bkclient.New(context.Background(), daemon.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stream, err := c.ControlClient().ListenBuildHistory(context.Background(), &controlapi.BuildHistoryRequest{EarlyExit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records int
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Record != nil {
+			records++
+		}
+	}
+	if records != 0 {
+		t.Fatalf("buildkitd kept %d build history records, want none", records)
 	}
 }
