@@ -23,6 +23,7 @@ const (
 	EnvServiceAccountDir  = podenv.EnvServiceAccountDir
 	EnvTerminationLog     = podenv.EnvTerminationLog
 	EnvBuildkitHost       = "BUILDKIT_HOST"
+	EnvSourceCache        = "SLIPWAY_SOURCE_CACHE"
 	EnvPushDockercfgPath  = "PUSH_DOCKERCFG_PATH"
 	EnvPullDockercfgPath  = "PULL_DOCKERCFG_PATH"
 	EnvSourceSecretPath   = "SOURCE_SECRET_PATH"
@@ -49,8 +50,8 @@ func NewCommand() *cobra.Command {
 }
 
 // JobFromEnv reads the build pod's environment (contract: BUILD,
-// SLIPWAY_WORK_DIR, BUILDKIT_HOST, the *_PATH secret dirs,
-// SLIPWAY_TERMINATION_LOG, and KUBERNETES_SERVICE_HOST/PORT with
+// SLIPWAY_WORK_DIR, BUILDKIT_HOST, SLIPWAY_SOURCE_CACHE, the *_PATH secret
+// dirs, SLIPWAY_TERMINATION_LOG, and KUBERNETES_SERVICE_HOST/PORT with
 // SLIPWAY_SERVICEACCOUNT_DIR for the API).
 func JobFromEnv(getenv func(string) string) (Job, error) {
 	raw := getenv(EnvBuild)
@@ -65,6 +66,7 @@ func JobFromEnv(getenv func(string) string) (Job, error) {
 		Build:           b,
 		WorkDir:         orDefault(getenv(EnvWorkDir), defaultWorkDir),
 		BuildkitAddress: orDefault(getenv(EnvBuildkitHost), defaultBuildkitSocket),
+		SourceCache:     getenv(EnvSourceCache),
 		PushSecretDir:   getenv(EnvPushDockercfgPath),
 		PullSecretDir:   getenv(EnvPullDockercfgPath),
 		SourceSecretDir: getenv(EnvSourceSecretPath),

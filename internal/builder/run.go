@@ -44,6 +44,9 @@ type Job struct {
 	WorkDir string
 	// BuildkitAddress is buildkitd's address.
 	BuildkitAddress string
+	// SourceCache is the node's cache of git checkouts, shared by its
+	// builders; "" for none (source.WithCache).
+	SourceCache string
 	// PushSecretDir, PullSecretDir and SourceSecretDir are the mounted
 	// secrets' directories, "" when absent.
 	PushSecretDir, PullSecretDir, SourceSecretDir string
@@ -123,7 +126,7 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 			return out, failure.New(buildv1.StatusReasonFetchSourceFailed, source.MessageFetchSourceFailed, err)
 		}
 	}
-	info, err := source.Fetch(ctx, b, inputs, job.SourceSecretDir, job.Out)
+	info, err := source.Fetch(ctx, b, inputs, job.SourceSecretDir, job.Out, source.WithCache(job.SourceCache))
 	addStage(stages, buildv1.StageFetchInputs, buildv1.StepFetchGitSource, fetchStart)
 	if err != nil {
 		return out, err

@@ -192,6 +192,7 @@ cat "$PUSH_DOCKERCFG_PATH/.dockercfg"; echo
 stat -c %a "$PUSH_DOCKERCFG_PATH/.dockercfg"
 echo "token=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/token") ns=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/namespace")"
 echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT buildkit=$BUILDKIT_HOST"
+echo "source-cache=$SLIPWAY_SOURCE_CACHE"
 echo "pwd=$(pwd) work=$SLIPWAY_WORK_DIR"
 echo "build=$BUILD"
 echo to stderr >&2`
@@ -225,6 +226,7 @@ echo to stderr >&2`
 			`{"reg":{"auth":"eDp5"}}` + "\n600\n",
 			"token=sa-token ns=p\n",
 			"api=127.0.0.1:6443 buildkit=unix:///run/buildkit.sock\n",
+			"source-cache=" + filepath.Join(dataDir, "builds", "source-cache") + "\n",
 			"pwd=" + filepath.Join(podDir, "work") + " work=" + filepath.Join(podDir, "work") + "\n",
 			`build={"kind":"Build"}` + "\n",
 			"to stderr\n",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,8 +13,9 @@ import (
 // containerEnv is the environment of a host-process container: PATH from
 // the agent, HOME in the pod directory, the container's env with values
 // that name a volume mount's path rewritten to the volume's host directory,
-// then what the agent gives every pod (API address, BuildKit address, work
-// dir, termination log, service account directory).
+// then what the agent gives every pod (API address, BuildKit address, the
+// builders' source cache, work dir, termination log, service account
+// directory).
 func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, files podFiles, hasToken bool) ([]string, error) {
 	var names []string
 	values := map[string]string{}
@@ -42,6 +44,9 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	if a.cfg.BuildkitHost != "" {
 		set("BUILDKIT_HOST", a.cfg.BuildkitHost)
 	}
+	// Shared by the builds of this node, unlike the work dir: a build of a
+	// commit checked out before copies it instead of cloning.
+	set("SLIPWAY_SOURCE_CACHE", filepath.Join(a.cfg.DataDir, "builds", "source-cache"))
 	set("SLIPWAY_WORK_DIR", files.work())
 	set("SLIPWAY_TERMINATION_LOG", files.terminationLog())
 	if hasToken {

@@ -18,10 +18,10 @@ import (
 )
 
 // clone clones build's git source into workDir and fills info from the
-// checked-out commit.
+// checked-out commit; with a cache (WithCache) it copies a cached checkout
+// of the same commit instead when there is one.
 func clone(ctx context.Context, build *buildv1.Build, workDir, secretDir string, log io.Writer, o options, info *Info) error {
-	gitSrc := build.Spec.Source.Git
-	uri := gitSrc.URI
+	uri := build.Spec.Source.Git.URI
 	if uri == "" {
 		return errors.New("spec.source.git.uri is empty")
 	}
@@ -29,30 +29,31 @@ func clone(ctx context.Context, build *buildv1.Build, workDir, secretDir string,
 		return err
 	}
 
-	g, err := newGit(gitSrc, secretDir, o)
+	g, err := newGit(build.Spec.Source.Git, secretDir, o)
 	if err != nil {
 		return err
 	}
 	defer g.cleanup()
 
+	if o.cacheDir != "" {
+		return g.cloneWithCache(ctx, build, workDir, log, o, info)
+	}
 	fmt.Fprintf(log, "Cloning %q ...\n", scrubURL(uri))
-
 	if !isLocal(uri) {
-		// Contact the server once with a short deadline first: git itself
-		// has no connect timeout for HTTP, so a black-holed host would
-		// otherwise hang the clone until the build's own deadline. A
-		// repository on this machine cannot hang that way.
-		lsCtx, cancel := context.WithTimeout(ctx, o.connectTimeout)
-		_, err = g.run(lsCtx, "", "ls-remote", "--heads", "--", uri)
-		cancel()
-		if err != nil {
-			if lsCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-				return fmt.Errorf("git server %s did not answer within %s", scrubURL(uri), o.connectTimeout)
-			}
+		// Contact the server once with a short deadline first (see
+		// lsRemote). A repository on this machine cannot hang that way.
+		if _, err := g.lsRemote(ctx, uri, o.connectTimeout, "--heads", "--", uri); err != nil {
 			return err
 		}
 	}
-	if err := g.checkout(ctx, gitSrc.Ref, buildCommit(build), cloneSource(uri), workDir); err != nil {
+	return g.cloneInto(ctx, build, workDir, log, info)
+}
+
+// cloneInto clones build's git source into workDir, updates its
+// submodules, fills info and logs the commit.
+func (g *git) cloneInto(ctx context.Context, build *buildv1.Build, workDir string, log io.Writer, info *Info) error {
+	gitSrc := build.Spec.Source.Git
+	if err := g.checkout(ctx, gitSrc.Ref, buildCommit(build), cloneSource(gitSrc.URI), workDir); err != nil {
 		return err
 	}
 	// Submodules only when the tree has any: "git submodule update" (and
@@ -66,12 +67,33 @@ func clone(ctx context.Context, build *buildv1.Build, workDir, secretDir string,
 	if err := g.describe(ctx, workDir, info); err != nil {
 		return err
 	}
-	info.Location = uri
+	info.Location = gitSrc.URI
 	if gitSrc.Ref != "" {
 		info.Ref = gitSrc.Ref
 	}
-	fmt.Fprintf(log, "\tCommit:\t%s (%s)\n\tAuthor:\t%s\n\tDate:\t%s\n", info.Commit, info.Message, info.Author, info.Date)
+	logCommit(log, info)
 	return nil
+}
+
+// logCommit writes the checked-out commit to the build log.
+func logCommit(log io.Writer, info *Info) {
+	fmt.Fprintf(log, "\tCommit:\t%s (%s)\n\tAuthor:\t%s\n\tDate:\t%s\n", info.Commit, info.Message, info.Author, info.Date)
+}
+
+// lsRemote runs "git ls-remote args..." against uri with a deadline of
+// timeout: git itself has no connect timeout for HTTP, so a black-holed
+// host would otherwise hang the clone until the build's own deadline.
+func (g *git) lsRemote(ctx context.Context, uri string, timeout time.Duration, args ...string) (string, error) {
+	lsCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := g.run(lsCtx, "", append([]string{"ls-remote"}, args...)...)
+	if err != nil {
+		if lsCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return "", fmt.Errorf("git server %s did not answer within %s", scrubURL(uri), timeout)
+		}
+		return "", err
+	}
+	return out, nil
 }
 
 // checkout clones src into workDir and checks out what the build asks
@@ -162,10 +184,8 @@ func (g *git) describe(ctx context.Context, dir string, info *Info) error {
 	if len(f) != 7 {
 		return fmt.Errorf("unexpected git log output %q", out)
 	}
-	info.Commit, info.AuthorName, info.AuthorEmail = f[0], f[1], f[2]
-	info.CommitterName, info.CommitterEmail, info.Date, info.Message = f[3], f[4], f[5], f[6]
-	info.Author = person(info.AuthorName, info.AuthorEmail)
-	info.Committer = person(info.CommitterName, info.CommitterEmail)
+	c := commitInfo{Commit: f[0], AuthorName: f[1], AuthorEmail: f[2], CommitterName: f[3], CommitterEmail: f[4], Date: f[5], Message: f[6]}
+	c.fill(info)
 	ref, err := headRef(dir)
 	if err != nil {
 		return err
@@ -184,12 +204,18 @@ func headRef(dir string) (string, error) {
 	}
 	head := strings.TrimSpace(string(data))
 	if target, ok := strings.CutPrefix(head, "ref: "); ok {
-		if branch, ok := strings.CutPrefix(target, "refs/heads/"); ok {
-			return branch, nil
-		}
-		return target, nil
+		return shortRef(target), nil
 	}
 	return "HEAD", nil
+}
+
+// shortRef is a symbolic ref's target as Info.Ref shows it: a branch by its
+// short name, anything else in full.
+func shortRef(target string) string {
+	if branch, ok := strings.CutPrefix(target, "refs/heads/"); ok {
+		return branch
+	}
+	return target
 }
 
 func person(name, email string) string {

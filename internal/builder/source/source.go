@@ -87,6 +87,7 @@ type Option func(*options)
 type options struct {
 	connectTimeout time.Duration
 	lowSpeedTime   time.Duration
+	cacheDir       string
 }
 
 // WithConnectTimeout bounds the first contact with the git server
@@ -99,6 +100,15 @@ func WithConnectTimeout(d time.Duration) Option {
 // aborts it (default DefaultLowSpeedTime).
 func WithLowSpeedTime(d time.Duration) Option {
 	return func(o *options) { o.lowSpeedTime = d }
+}
+
+// WithCache keeps the checkouts of git sources under dir, shared by the
+// builders of this machine, so that a build of a commit already checked
+// out here copies it instead of cloning; "" (the default) keeps none. The
+// server is still contacted on every build, with the build's credentials,
+// to resolve the ref and prove access. See cache.go for the layout.
+func WithCache(dir string) Option {
+	return func(o *options) { o.cacheDir = dir }
 }
 
 // Fetch puts the build's source into workDir and returns what was checked

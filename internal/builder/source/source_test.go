@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http/httptest"
 	"net/http/httputil"
 	"os"
@@ -181,25 +180,7 @@ func TestFetchUnreachableServerFailsFast(t *testing.T) {
 		uri  func(t *testing.T) string
 	}{
 		{"closed port", func(t *testing.T) string { return "http://" + closedPort(t) + "/app.git" }},
-		{"server that never answers", func(t *testing.T) string {
-			// Accepts connections and reads nothing: only the connect
-			// timeout can end this.
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					t.Cleanup(func() { c.Close() })
-				}
-			}()
-			return "http://" + l.Addr().String() + "/app.git"
-		}},
+		{"server that never answers", silentServer},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
