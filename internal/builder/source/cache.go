@@ -92,7 +92,7 @@ func (g *git) cloneWithCache(ctx context.Context, build *buildv1.Build, workDir 
 		return err
 	}
 	if want.commit != "" {
-		hit, err := c.restore(want, workDir, info)
+		hit, err := c.restore(want, workDir, info.ContextDir, info)
 		if err != nil {
 			fmt.Fprintf(log, "warning: using the cached checkout of %s: %v\n", want.commit, err)
 			if err := emptyDir(workDir); err != nil {
@@ -243,9 +243,13 @@ func openCache(root, namespace, uri string) cache {
 }
 
 // restore copies the cached checkout of want.commit into workDir (which
-// is empty) and fills info from it. It reports false when there is no
-// usable entry; on an error workDir may hold part of a tree.
-func (c cache) restore(want wanted, workDir string, info *Info) (bool, error) {
+// is empty) and fills info from it. With a contextDir only that directory
+// is copied: the build reads nothing outside it (the Dockerfile must be
+// inside, and .git is not part of such a build's context), and copying
+// is most of a hit's time. A contextDir the commit does not have is left
+// absent, for Fetch to report as a clone would. It reports false when
+// there is no usable entry; on an error workDir may hold part of a tree.
+func (c cache) restore(want wanted, workDir, contextDir string, info *Info) (bool, error) {
 	entry := filepath.Join(c.dir, want.commit)
 	infoPath := filepath.Join(entry, cacheInfoFile)
 	f, err := os.Open(infoPath)
@@ -273,8 +277,25 @@ func (c cache) restore(want wanted, workDir string, info *Info) (bool, error) {
 	if ci.Commit != want.commit {
 		return false, fmt.Errorf("%s describes commit %q", infoPath, ci.Commit)
 	}
-	if err := copyTree(filepath.Join(entry, cacheTreeDir), workDir); err != nil {
-		return false, err
+	tree := filepath.Join(entry, cacheTreeDir)
+	src, dst := filepath.Join(tree, contextDir), filepath.Join(workDir, contextDir)
+	fi, err := os.Lstat(src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Nothing to copy: Fetch reports the missing context directory.
+	case err == nil && fi.IsDir():
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return false, err
+		}
+		if err := copyTree(src, dst); err != nil {
+			return false, err
+		}
+	default:
+		// A context directory that is a symlink (or unreadable) leads
+		// elsewhere in the tree: the whole tree, as a clone has it.
+		if err := copyTree(tree, workDir); err != nil {
+			return false, err
+		}
 	}
 	// Recently used entries are the ones eviction keeps; a failure here
 	// only makes this one older than it is.

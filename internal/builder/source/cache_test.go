@@ -17,6 +17,8 @@ import (
 
 	buildv1 "github.com/openshift/api/build/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/slipway-dev/slipway/internal/builder/failure"
 )
 
 // cacheRepo is a real repository without submodules: a working clone
@@ -172,7 +174,7 @@ func cacheEntries(t testing.TB, cacheDir string, b *buildv1.Build) []string {
 func TestCacheSecondBuildOfARefHits(t *testing.T) {
 	r := makeCacheRepo(t)
 	cacheDir := t.TempDir()
-	b := gitBuild(r.uri(), "main", "", "sub")
+	b := gitBuild(r.uri(), "main", "", "")
 
 	first := mustFetchCached(t, cacheDir, b)
 	if first.hit() || !strings.Contains(first.log, "Cloning ") {
@@ -189,7 +191,7 @@ func TestCacheSecondBuildOfARefHits(t *testing.T) {
 	if !strings.HasPrefix(second.log, wantLog) || strings.Contains(second.log, "Cloning") {
 		t.Fatalf("log %q, want it to start with %q", second.log, wantLog)
 	}
-	if withoutDir(second.info) != withoutDir(first.info) || second.info.Dir != filepath.Join(second.work, "sub") {
+	if withoutDir(second.info) != withoutDir(first.info) || second.info.Dir != second.work {
 		t.Errorf("info %+v, want %+v", *second.info, *first.info)
 	}
 	// The tree, .git included, is the first clone's as it was made.
@@ -205,6 +207,50 @@ func TestCacheSecondBuildOfARefHits(t *testing.T) {
 	third := mustFetchCached(t, cacheDir, b)
 	if data, _ := os.ReadFile(filepath.Join(third.work, "Dockerfile")); !third.hit() || string(data) != "FROM busybox\nCOPY . /app\n" {
 		t.Errorf("hit %v, Dockerfile %q after the previous build edited its copy", third.hit(), data)
+	}
+}
+
+// With a contextDir a hit copies that directory only: nothing else of the
+// tree is the build's, and copying is most of a hit's time.
+func TestCacheHitCopiesTheContextDirOnly(t *testing.T) {
+	r := makeCacheRepo(t)
+	if err := os.Symlink("sub", filepath.Join(r.work, "sublink")); err != nil {
+		t.Fatal(err)
+	}
+	runGit(t, r.work, "add", ".")
+	runGit(t, r.work, "commit", "-q", "-m", "link")
+	runGit(t, r.work, "push", "-q", "origin", "main")
+	cacheDir := t.TempDir()
+
+	first := mustFetchCached(t, cacheDir, gitBuild(r.uri(), "main", "", "sub"))
+	second := mustFetchCached(t, cacheDir, gitBuild(r.uri(), "main", "", "sub"))
+	if first.hit() || !second.hit() {
+		t.Fatalf("hits: first %v, second %v", first.hit(), second.hit())
+	}
+	if d := diffTrees(tree(t, filepath.Join(first.work, "sub")), tree(t, second.info.Dir)); len(d) > 0 {
+		t.Errorf("context dirs differ in %v", d)
+	}
+	entries, err := os.ReadDir(second.work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "sub" {
+		t.Errorf("work dir holds %v, want the context dir only", entries)
+	}
+
+	// A context dir that is a symlink leads elsewhere: the whole tree.
+	linked := mustFetchCached(t, cacheDir, gitBuild(r.uri(), "main", "", "sublink"))
+	if !linked.hit() {
+		t.Fatalf("symlinked context dir missed:\n%s", linked.log)
+	}
+	if data, err := os.ReadFile(filepath.Join(linked.info.Dir, "data.txt")); err != nil || string(data) != "data\n" {
+		t.Errorf("data.txt through the symlinked context dir: %q, %v", data, err)
+	}
+
+	// A context dir the commit lacks fails as after a clone.
+	_, err = Fetch(context.Background(), gitBuild(r.uri(), "main", "", "nothere"), t.TempDir(), "", nil, WithCache(cacheDir))
+	if f := failure.As(err); err == nil || f.Reason != buildv1.StatusReasonInvalidContextDirectory {
+		t.Fatalf("missing context dir on a hit: %v, want InvalidContextDirectory", err)
 	}
 }
 
