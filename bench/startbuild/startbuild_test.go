@@ -117,7 +117,12 @@ spec:
 	started := regexp.MustCompile(`build\.build\.openshift\.io/(time-\d+) started`)
 	startBuild := func() time.Duration {
 		start := time.Now()
-		out := srv.Run(b, "start-build", "time", "--wait")
+		args := []string{"start-build", "time", "--wait"}
+		if trace != nil {
+			// The builder logs each BuildKit step's timing at level 5.
+			args = append(args, "--build-loglevel=5")
+		}
+		out := srv.Run(b, args...)
 		m := started.FindStringSubmatch(out)
 		if m == nil {
 			b.Fatalf("start-build printed no build name:\n%s", out)
@@ -134,6 +139,10 @@ spec:
 					took := time.Since(start)
 					if trace != nil {
 						trace.print(os.Stdout, start, got)
+						logs, _, _ := srv.Exec("logs", "-n", ns, "build/"+m[1])
+						if _, steps, ok := strings.Cut(logs, "Step timings"); ok {
+							fmt.Print("  Step timings" + steps)
+						}
 					}
 					return took
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
@@ -23,6 +24,7 @@ const (
 	EnvServiceAccountDir  = podenv.EnvServiceAccountDir
 	EnvTerminationLog     = podenv.EnvTerminationLog
 	EnvBuildkitHost       = "BUILDKIT_HOST"
+	EnvBuildLogLevel      = "BUILD_LOGLEVEL"
 	EnvSourceCache        = "SLIPWAY_SOURCE_CACHE"
 	EnvPushDockercfgPath  = "PUSH_DOCKERCFG_PATH"
 	EnvPullDockercfgPath  = "PULL_DOCKERCFG_PATH"
@@ -72,6 +74,8 @@ func JobFromEnv(getenv func(string) string) (Job, error) {
 		SourceSecretDir: getenv(EnvSourceSecretPath),
 		TerminationLog:  getenv(EnvTerminationLog),
 	}
+	// As OpenShift's builder: a level that is not a number is level 0.
+	job.LogLevel, _ = strconv.Atoi(getenv(EnvBuildLogLevel))
 	if host := getenv(EnvServiceHost); host != "" {
 		cfg, err := podenv.ClientConfig(getenv, "slipway-builder")
 		if err != nil {

@@ -50,6 +50,9 @@ type Job struct {
 	// PushSecretDir, PullSecretDir and SourceSecretDir are the mounted
 	// secrets' directories, "" when absent.
 	PushSecretDir, PullSecretDir, SourceSecretDir string
+	// LogLevel is BUILD_LOGLEVEL: from 5 on, the log shows each build
+	// step's timing.
+	LogLevel int
 	// TerminationLog receives a one-line failure message ("" for none).
 	TerminationLog string
 	// Out is the build log.
@@ -171,6 +174,7 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 		PushAuth:       push,
 		PullAuth:       pull,
 		Log:            job.Out,
+		Timings:        job.LogLevel >= 5,
 	})
 	addStage(stages, buildv1.StageBuild, buildv1.StepDockerBuild, buildStart)
 	if err != nil {

@@ -36,6 +36,8 @@ func TestJobFromEnv(t *testing.T) {
 		EnvPullDockercfgPath: "/pull",
 		EnvSourceSecretPath:  "/source",
 		EnvTerminationLog:    "/data/pods/veer/time-2-build/termination-log",
+		EnvSourceCache:       "/data/builds/source-cache",
+		EnvBuildLogLevel:     "5",
 	}
 	job, err := JobFromEnv(func(k string) string { return env[k] })
 	if err != nil {
@@ -43,7 +45,8 @@ func TestJobFromEnv(t *testing.T) {
 	}
 	if job.Build.Name != "time-2" || job.WorkDir != env[EnvWorkDir] || job.BuildkitAddress != env[EnvBuildkitHost] ||
 		job.PushSecretDir != "/push" || job.PullSecretDir != "/pull" || job.SourceSecretDir != "/source" ||
-		job.TerminationLog != env[EnvTerminationLog] || job.Reporter != nil {
+		job.TerminationLog != env[EnvTerminationLog] || job.Reporter != nil ||
+		job.SourceCache != env[EnvSourceCache] || job.LogLevel != 5 {
 		t.Fatalf("job = %+v", job)
 	}
 

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Arg is the one argument that makes the executable a standby process.
@@ -74,6 +76,8 @@ type Pool struct {
 type process struct {
 	cmd  *exec.Cmd
 	conn *net.UnixConn
+	// idle is set while it runs under SCHED_IDLE.
+	idle bool
 }
 
 // NewPool returns a pool for exe; the first standby starts at once, in
@@ -88,8 +92,11 @@ func NewPool(exe string) *Pool {
 // exec.Cmd to Wait for. The process is the leader of its own process
 // group. When no standby is ready, one is started now. Errors mean the
 // command did not start; the caller may then run it the ordinary way.
+//
+// The next standby is not started now but when the caller says the
+// command ended (Ended): a standby's start-up is ~0.1 s of CPU, which a
+// build on a small machine feels even at idle priority.
 func (p *Pool) Start(req Request, files Files) (*exec.Cmd, error) {
-	defer p.refill()
 	proc, err := p.take()
 	if err != nil {
 		return nil, err
@@ -98,7 +105,7 @@ func (p *Pool) Start(req Request, files Files) (*exec.Cmd, error) {
 		// The ready one may have died since (killed by someone, out of
 		// memory): one more try with a fresh process.
 		proc.kill()
-		if proc, err = start(p.exe); err != nil {
+		if proc, err = start(p.exe, false); err != nil {
 			return nil, err
 		}
 		if err := proc.hand(req, files); err != nil {
@@ -108,6 +115,10 @@ func (p *Pool) Start(req Request, files Files) (*exec.Cmd, error) {
 	}
 	return proc.cmd, nil
 }
+
+// Ended tells the pool that a command it started has ended: the next
+// standby starts, unless one is ready or on its way.
+func (p *Pool) Ended() { p.refill() }
 
 // Close stops the idle standby; commands already handed over go on.
 func (p *Pool) Close() {
@@ -151,7 +162,7 @@ func (p *Pool) take() (*process, error) {
 	if ready != nil {
 		return ready, nil
 	}
-	return start(p.exe)
+	return start(p.exe, false)
 }
 
 // refill starts the next standby in the background unless one is ready
@@ -166,7 +177,7 @@ func (p *Pool) refill() {
 	p.starting = done
 	go func() {
 		defer close(done)
-		proc, err := start(p.exe)
+		proc, err := start(p.exe, true)
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		p.starting = nil
@@ -181,8 +192,9 @@ func (p *Pool) refill() {
 	}()
 }
 
-// start starts a standby process of exe.
-func start(exe string) (*process, error) {
+// start starts a standby process of exe, with idle, under SCHED_IDLE
+// (see priority.go).
+func start(exe string, idle bool) (*process, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("standby socket: %w", err)
@@ -202,7 +214,14 @@ func start(exe string) (*process, error) {
 		conn.Close()
 		return nil, fmt.Errorf("starting a standby process: %w", err)
 	}
-	return &process{cmd: cmd, conn: conn.(*net.UnixConn)}, nil
+	proc := &process{cmd: cmd, conn: conn.(*net.UnixConn)}
+	if idle {
+		// Best effort: a standby at the normal priority only competes for
+		// the CPU, and hand restores the policy of every thread.
+		_ = setPolicy(cmd.Process.Pid, unix.SCHED_IDLE)
+		proc.idle = true
+	}
+	return proc, nil
 }
 
 // kill stops a standby that has not taken a command.
@@ -215,6 +234,14 @@ func (s *process) kill() {
 // hand sends req and the stdio files and waits for the standby to take
 // them.
 func (s *process) hand(req Request, files Files) error {
+	if s.idle {
+		// The command runs at the normal priority, and so does the rest
+		// of the start-up when the standby is not done with it yet.
+		if err := setPolicy(s.cmd.Process.Pid, unix.SCHED_NORMAL); err != nil {
+			return fmt.Errorf("restoring the standby's scheduling policy: %w", err)
+		}
+		s.idle = false
+	}
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return err

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMain makes the test binary its own standby executable: started with
@@ -44,6 +46,15 @@ func testCommand(args []string) int {
 		return n
 	case "sleep":
 		time.Sleep(time.Hour)
+	case "policy":
+		// The scheduling policy of each of its threads.
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			tid, _ := strconv.Atoi(task.Name())
+			policy, err := policyOf(tid)
+			fmt.Printf("%d %d %v\n", tid, policy, err)
+		}
+		return 0
 	}
 	return 2
 }
@@ -200,7 +211,7 @@ func TestCloseStopsTheIdleStandby(t *testing.T) {
 }
 
 func TestIdleStandbyExitsWhenItsSocketCloses(t *testing.T) {
-	proc, err := start(self(t))
+	proc, err := start(self(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,4 +244,67 @@ func waitReady(t *testing.T, p *Pool) *process {
 	}
 	t.Fatal("no standby became ready")
 	return nil
+}
+
+// A standby readied in the background waits under SCHED_IDLE, and the
+// command handed to it runs under the normal policy, all its threads.
+func TestStandbyWaitsIdleAndRunsNormal(t *testing.T) {
+	pool := NewPool(self(t))
+	t.Cleanup(pool.Close)
+	ready := waitReady(t, pool)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", ready.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		if policy, err := policyOf(tid); err != nil || policy != unix.SCHED_IDLE {
+			t.Errorf("waiting standby thread %d: policy %d (%v), want SCHED_IDLE", tid, policy, err)
+		}
+	}
+
+	stdout := tempFile(t, "out")
+	cmd, err := pool.Start(Request{Args: []string{"policy"}}, Files{Stdout: stdout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd != ready.cmd {
+		t.Fatal("the command did not go to the ready standby")
+	}
+	if code := exitCode(t, cmd); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(readFile(t, stdout)), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("policy report %q: want a line per thread", lines)
+	}
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) != 3 || f[1] != strconv.Itoa(unix.SCHED_NORMAL) || f[2] != "<nil>" {
+			t.Errorf("thread of the handed command: %q, want policy SCHED_NORMAL", line)
+		}
+	}
+}
+
+// The next standby starts when the command ends, not while it runs.
+func TestNextStandbyStartsWhenTheCommandEnds(t *testing.T) {
+	pool := NewPool(self(t))
+	t.Cleanup(pool.Close)
+	waitReady(t, pool)
+	cmd, err := pool.Start(Request{Args: []string{"exit", "0"}}, Files{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCode(t, cmd); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	pool.mu.Lock()
+	ready, starting := pool.ready, pool.starting
+	pool.mu.Unlock()
+	if ready != nil || starting != nil {
+		t.Fatal("a standby was readied while the command ran")
+	}
+	pool.Ended()
+	if next := waitReady(t, pool); next.cmd == cmd {
+		t.Fatal("the used standby came back")
+	}
 }

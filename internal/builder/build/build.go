@@ -12,14 +12,17 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
 	buildv1 "github.com/openshift/api/build/v1"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -50,6 +53,9 @@ type Options struct {
 	PullAuth Keyring
 	// Log receives the progress as plain text lines ("#5 CACHED").
 	Log io.Writer
+	// Timings adds when each step started and ended, relative to the
+	// solve's start, to the log (BUILD_LOGLEVEL 5 and up).
+	Timings bool
 }
 
 // Result is what a successful build produced.
@@ -83,7 +89,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", fmt.Errorf("connecting to buildkitd at %s: %w", opts.Address, err))
 	}
 	defer c.Close()
-	s := &solver{client: c, lockDir: loginlock.Dir(opts.Address), log: opts.Log}
+	s := &solver{client: c, lockDir: loginlock.Dir(opts.Address), log: opts.Log, timings: opts.Timings}
 
 	base := bkclient.SolveOpt{
 		Frontend:      "dockerfile.v0",
@@ -141,6 +147,7 @@ type solver struct {
 	// lockDir is the login lock directory ("" for none).
 	lockDir string
 	log     io.Writer
+	timings bool
 }
 
 // solve runs one solve whose session answers with auth's logins, printing
@@ -155,6 +162,11 @@ func (s *solver) solve(ctx context.Context, opt bkclient.SolveOpt, auth Keyring)
 	}
 	defer release()
 	opt.Session = []session.Attachable{authProvider(auth)}
+	var steps *stepTimes
+	if s.timings {
+		steps = &stepTimes{start: time.Now()}
+		defer steps.print(s.log)
+	}
 
 	display, err := progressui.NewDisplay(s.log, progressui.PlainMode)
 	if err != nil {
@@ -176,6 +188,7 @@ func (s *solver) solve(ctx context.Context, opt bkclient.SolveOpt, auth Keyring)
 		defer close(displayCh)
 		for st := range statusCh {
 			failed.record(st)
+			steps.record(st)
 			displayCh <- st
 		}
 		return nil
@@ -213,6 +226,50 @@ func frontendAttrs(filename string, opts Options) map[string]string {
 		attrs["image-resolve-mode"] = "pull"
 	}
 	return attrs
+}
+
+// stepTimes collects when each vertex of a solve started and completed.
+type stepTimes struct {
+	start time.Time
+	order []digest.Digest
+	steps map[digest.Digest]*bkclient.Vertex
+}
+
+// record runs on the one goroutine that reads the status channel.
+func (t *stepTimes) record(s *bkclient.SolveStatus) {
+	if t == nil {
+		return
+	}
+	if t.steps == nil {
+		t.steps = map[digest.Digest]*bkclient.Vertex{}
+	}
+	for _, v := range s.Vertexes {
+		if _, seen := t.steps[v.Digest]; !seen {
+			t.order = append(t.order, v.Digest)
+		}
+		t.steps[v.Digest] = v
+	}
+}
+
+// print writes one line per step: its start and end in milliseconds
+// from the solve's start, and whether it was cached.
+func (t *stepTimes) print(w io.Writer) {
+	fmt.Fprintf(w, "Step timings (ms from the start of the solve, %d ms in all):\n", time.Since(t.start).Milliseconds())
+	for _, d := range t.order {
+		v := t.steps[d]
+		if v.Started == nil {
+			continue
+		}
+		end := "-"
+		if v.Completed != nil {
+			end = strconv.FormatInt(v.Completed.Sub(t.start).Milliseconds(), 10)
+		}
+		cached := ""
+		if v.Cached {
+			cached = " (cached)"
+		}
+		fmt.Fprintf(w, "  %5d %5s  %s%s\n", v.Started.Sub(t.start).Milliseconds(), end, v.Name, cached)
+	}
 }
 
 // failedSteps collects the names of vertices that reported an error.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -143,12 +144,18 @@ func TestBuildAndPush(t *testing.T) {
 
 	t.Run("warm build reports CACHED and pushes the same layers", func(t *testing.T) {
 		before := layers(t, reg, output)
-		res, log, err := run(t, seedDockerfile(base), build.Options{Output: output, PushAuth: auth})
+		res, log, err := run(t, seedDockerfile(base), build.Options{Output: output, PushAuth: auth, Timings: true})
 		if err != nil {
 			t.Fatalf("build: %v\n%s", err, log)
 		}
 		if !strings.Contains(log, "CACHED") {
 			t.Fatalf("second build shows no CACHED step:\n%s", log)
+		}
+		// BUILD_LOGLEVEL 5: each step's start and end, cached ones marked.
+		_, timings, ok := strings.Cut(log, "Step timings (ms from the start of the solve, ")
+		if !ok || !regexp.MustCompile(`(?m)^\s+\d+\s+\d+\s+exporting to image$`).MatchString(timings) ||
+			!regexp.MustCompile(`(?m)^\s+\d+\s+\d+\s+\[\d/\d\] RUN echo built > /built.txt \(cached\)$`).MatchString(timings) {
+			t.Fatalf("no step timings for the export and the cached RUN:\n%s", log)
 		}
 		if after := layers(t, reg, output); !reflect.DeepEqual(before, after) {
 			t.Fatalf("layers changed: %v -> %v", before, after)
