@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,46 +35,55 @@ func (d podFiles) removeSecrets() error {
 // creates its emptyDirs under the pod directory. A missing secret or config
 // map that is not optional is an error: the pod waits, as on a kubelet.
 func (a *Agent) materializeVolumes(ctx context.Context, pod *corev1.Pod, files podFiles) error {
+	// One API read per volume, side by side: a build pod has two or three
+	// secrets and waits for all of them before it starts.
+	g, gctx := errgroup.WithContext(ctx)
 	for _, v := range pod.Spec.Volumes {
 		dir := files.volume(v.Name)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		switch {
-		case v.Secret != nil:
-			secret, err := a.client.CoreV1().Secrets(pod.Namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("volume %q: secret %q: %w", v.Name, v.Secret.SecretName, err)
-			}
-			if err := writeKeys(dir, secret.Data, v.Secret.Items); err != nil {
-				return fmt.Errorf("volume %q: %w", v.Name, err)
-			}
-		case v.ConfigMap != nil:
-			cm, err := a.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("volume %q: config map %q: %w", v.Name, v.ConfigMap.Name, err)
-			}
-			data := map[string][]byte{}
-			for k, s := range cm.Data {
-				data[k] = []byte(s)
-			}
-			for k, b := range cm.BinaryData {
-				data[k] = b
-			}
-			if err := writeKeys(dir, data, v.ConfigMap.Items); err != nil {
-				return fmt.Errorf("volume %q: %w", v.Name, err)
-			}
-		case v.EmptyDir != nil:
-			// The directory is the volume.
-		default:
-			return fmt.Errorf("volume %q: only secret, configMap and emptyDir volumes are supported", v.Name)
+		g.Go(func() error { return a.materializeVolume(gctx, pod.Namespace, v, dir) })
+	}
+	return g.Wait()
+}
+
+// materializeVolume writes volume v into dir.
+func (a *Agent) materializeVolume(ctx context.Context, namespace string, v corev1.Volume, dir string) error {
+	switch {
+	case v.Secret != nil:
+		secret, err := a.client.CoreV1().Secrets(namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
+			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("volume %q: secret %q: %w", v.Name, v.Secret.SecretName, err)
+		}
+		if err := writeKeys(dir, secret.Data, v.Secret.Items); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+	case v.ConfigMap != nil:
+		cm, err := a.client.CoreV1().ConfigMaps(namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("volume %q: config map %q: %w", v.Name, v.ConfigMap.Name, err)
+		}
+		data := map[string][]byte{}
+		for k, s := range cm.Data {
+			data[k] = []byte(s)
+		}
+		for k, b := range cm.BinaryData {
+			data[k] = b
+		}
+		if err := writeKeys(dir, data, v.ConfigMap.Items); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+	case v.EmptyDir != nil:
+		// The directory is the volume.
+	default:
+		return fmt.Errorf("volume %q: only secret, configMap and emptyDir volumes are supported", v.Name)
 	}
 	return nil
 }
@@ -146,7 +156,14 @@ func (a *Agent) serviceAccountToken(ctx context.Context, namespace, name string)
 		return s.Type == corev1.SecretTypeServiceAccountToken && s.Annotations[corev1.ServiceAccountNameKey] == name &&
 			len(s.Data[corev1.ServiceAccountTokenKey]) > 0
 	}
-	for _, ref := range sa.Secrets {
+	// Token secrets are named <account>-token-<suffix> by the service
+	// account controller: those first, the pull secrets the account also
+	// lists (dockercfg, linked ones) after, so one GET usually does.
+	refs := append([]corev1.ObjectReference(nil), sa.Secrets...)
+	sort.SliceStable(refs, func(i, j int) bool {
+		return strings.HasPrefix(refs[i].Name, name+"-token-") && !strings.HasPrefix(refs[j].Name, name+"-token-")
+	})
+	for _, ref := range refs {
 		s, err := a.client.CoreV1().Secrets(namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		if err == nil && isToken(s) {
 			return s, nil
