@@ -403,6 +403,18 @@ func (a *Agent) stopAll() {
 // retrying conflicts; a pod that is gone, replaced or already terminal is
 // left alone.
 func (a *Agent) updateStatus(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.PodStatus)) error {
+	// First from the informer's copy, which is nearly always current (the
+	// agent is the pod status's only writer): one round trip instead of a
+	// GET and a PUT. A stale copy's conflict falls through to the live
+	// read below.
+	if cached, err := a.pods.Pods(pod.Namespace).Get(pod.Name); err == nil && cached.UID == pod.UID && !terminal(cached) {
+		current := cached.DeepCopy()
+		mutate(&current.Status)
+		_, err := a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, current, metav1.UpdateOptions{})
+		if err == nil || apierrors.IsNotFound(err) {
+			return nil
+		}
+	}
 	backoff := wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Steps: 8, Cap: 5 * time.Second}
 	var lastErr error
 	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
