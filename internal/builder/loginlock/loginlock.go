@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/slipway-dev/slipway/internal/flock"
 )
 
 // Login is one registry login a session answers with.
@@ -102,10 +104,10 @@ func Acquire(ctx context.Context, dir string, logins []Login, waiting func()) (r
 // shared locks are only ever taken by holders of the mutex and a
 // non-blocking exclusive probe under it sees exactly the live holders.
 func tryAcquire(mutex *os.File, dir string, logins []Login) (*os.File, error) {
-	if err := flock(mutex, unix.LOCK_EX); err != nil {
+	if err := flock.Lock(mutex, unix.LOCK_EX); err != nil {
 		return nil, err
 	}
-	defer flock(mutex, unix.LOCK_UN) //nolint:errcheck // closing the file unlocks too
+	defer flock.Lock(mutex, unix.LOCK_UN) //nolint:errcheck // closing the file unlocks too
 
 	name, err := fingerprint(dir, logins)
 	if err != nil {
@@ -131,7 +133,7 @@ func tryAcquire(mutex *os.File, dir string, logins []Login) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("login lock: %w", err)
 	}
-	if err := flock(f, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+	if err := flock.Lock(f, unix.LOCK_SH|unix.LOCK_NB); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -149,12 +151,12 @@ func held(path string) (bool, error) {
 		return false, fmt.Errorf("login lock: %w", err)
 	}
 	defer f.Close()
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	if errors.Is(err, unix.EWOULDBLOCK) {
+	err = flock.Lock(f, unix.LOCK_EX|unix.LOCK_NB)
+	if flock.Busy(err) {
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("login lock: %s: %w", path, err)
+		return false, fmt.Errorf("login lock: %w", err)
 	}
 	// Still under the mutex and now exclusively ours: nobody can be
 	// about to take it.
@@ -203,17 +205,4 @@ func loadKey(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("login lock: %w", err)
 	}
 	return key, nil
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("login lock: %s: %w", f.Name(), err)
-		}
-		return nil
-	}
 }

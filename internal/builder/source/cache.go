@@ -19,6 +19,8 @@ import (
 
 	buildv1 "github.com/openshift/api/build/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/slipway-dev/slipway/internal/flock"
 )
 
 // The source cache (WithCache) keeps git checkouts per project and
@@ -261,7 +263,7 @@ func (c cache) restore(want wanted, workDir, contextDir string, info *Info) (boo
 	}
 	defer f.Close()
 	// Shared: remove takes it exclusively before it moves an entry away.
-	if err := flock(f, unix.LOCK_SH); err != nil {
+	if err := flock.Lock(f, unix.LOCK_SH); err != nil {
 		return false, err
 	}
 	if !stillAt(f, infoPath) {
@@ -419,9 +421,9 @@ func (c cache) remove(commit string) (bool, error) {
 	lock, err := os.Open(filepath.Join(entry, cacheInfoFile))
 	switch {
 	case err == nil:
-		if err := flock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if err := flock.Lock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			lock.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
+			if flock.Busy(err) {
 				return false, nil
 			}
 			return false, err
@@ -455,18 +457,6 @@ func stillAt(f *os.File, path string) bool {
 	}
 	current, err := os.Stat(path)
 	return err == nil && os.SameFile(opened, current)
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return fmt.Errorf("locking %s: %w", f.Name(), err)
-			}
-			return nil
-		}
-	}
 }
 
 // shallowClone reports whether the clone in dir has only part of the history.

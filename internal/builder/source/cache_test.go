@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/slipway-dev/slipway/internal/builder/failure"
+	"github.com/slipway-dev/slipway/internal/flock"
 )
 
 // cacheRepo is a real repository without submodules: a working clone
@@ -575,7 +576,7 @@ func TestCacheEntryBeingCopiedIsNotRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := flock(reader, unix.LOCK_SH); err != nil {
+	if err := flock.Lock(reader, unix.LOCK_SH); err != nil {
 		t.Fatal(err)
 	}
 	if removed, err := c.remove(commit); removed || err != nil {
