@@ -106,7 +106,7 @@ func (h hostProcess) Start(spec ContainerSpec) (Process, error) {
 		cmd, err := pool.Start(standby.Request{Argv0: argv[0], Args: argv[1:], Env: spec.Env, Dir: spec.WorkDir},
 			standby.Files{Stdin: spec.Stdin, Stdout: spec.Log, Stderr: spec.Log})
 		if err == nil {
-			return &hostProc{cmd: cmd, ended: pool.Ended}, nil
+			return &hostProc{cmd: cmd}, nil
 		}
 		// Not fatal: the program starts the ordinary way below.
 		slog.Warn("no standby process, starting the program", "program", program, "err", err)
@@ -127,11 +127,7 @@ func (h hostProcess) Start(spec ContainerSpec) (Process, error) {
 	return &hostProc{cmd: cmd}, nil
 }
 
-type hostProc struct {
-	cmd *exec.Cmd
-	// ended, when set, is called once the process has ended.
-	ended func()
-}
+type hostProc struct{ cmd *exec.Cmd }
 
 func (p *hostProc) PID() int { return p.cmd.Process.Pid }
 
@@ -140,9 +136,6 @@ func (p *hostProc) Wait() (int, error) {
 	// Children left behind by the main process (a git or a helper it
 	// started) go with it: the group is the container.
 	_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
-	if p.ended != nil {
-		p.ended()
-	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

@@ -285,26 +285,22 @@ func TestStandbyWaitsIdleAndRunsNormal(t *testing.T) {
 	}
 }
 
-// The next standby starts when the command ends, not while it runs.
-func TestNextStandbyStartsWhenTheCommandEnds(t *testing.T) {
+// Taking a standby readies the next one at once, waiting under
+// SCHED_IDLE.
+func TestStartReadiesTheNextStandbyIdle(t *testing.T) {
 	pool := NewPool(self(t))
 	t.Cleanup(pool.Close)
 	waitReady(t, pool)
-	cmd, err := pool.Start(Request{Args: []string{"exit", "0"}}, Files{})
+	cmd, err := pool.Start(Request{Args: []string{"sleep"}}, Files{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := exitCode(t, cmd); code != 0 {
-		t.Fatalf("exit %d", code)
-	}
-	pool.mu.Lock()
-	ready, starting := pool.ready, pool.starting
-	pool.mu.Unlock()
-	if ready != nil || starting != nil {
-		t.Fatal("a standby was readied while the command ran")
-	}
-	pool.Ended()
-	if next := waitReady(t, pool); next.cmd == cmd {
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	next := waitReady(t, pool)
+	if next.cmd == cmd {
 		t.Fatal("the used standby came back")
+	}
+	if policy, err := policyOf(next.cmd.Process.Pid); err != nil || policy != unix.SCHED_IDLE {
+		t.Fatalf("next standby: policy %d (%v), want SCHED_IDLE", policy, err)
 	}
 }
