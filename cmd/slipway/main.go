@@ -5,12 +5,14 @@ package main
 import (
 	"os"
 
+	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/slipway-dev/slipway/internal/builder"
 	"github.com/slipway-dev/slipway/internal/cli"
 	_ "github.com/slipway-dev/slipway/internal/cli/translations"
 	"github.com/slipway-dev/slipway/internal/deployer"
+	_ "github.com/slipway-dev/slipway/internal/hugeheap" // huge pages for the heap from the start (see the package)
 	"github.com/slipway-dev/slipway/internal/server"
 	"github.com/slipway-dev/slipway/internal/standby"
 )
@@ -23,10 +25,28 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// podCommands are the verbs that build and deployment pods run. They take
+// everything from their environment, so they run without the client's
+// command tree (~10 ms to build, on the path of every build and rollout).
+var podCommands = map[string]func() *cobra.Command{
+	"builder":  builder.NewCommand,
+	"deployer": deployer.NewCommand,
+}
+
 // run runs one slipway command line and returns its exit code.
 func run(args []string) int {
+	if len(args) > 0 {
+		if newCommand, ok := podCommands[args[0]]; ok {
+			cmd := newCommand()
+			cmd.SetArgs(args[1:])
+			return cli.Run(cmd)
+		}
+	}
 	root := cli.NewRootCommand(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	root.AddCommand(server.NewCommand(), builder.NewCommand(), deployer.NewCommand())
+	for _, newCommand := range podCommands {
+		root.AddCommand(newCommand())
+	}
+	root.AddCommand(server.NewCommand())
 	root.SetArgs(args)
 	return cli.Run(root)
 }

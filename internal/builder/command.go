@@ -104,6 +104,14 @@ type APIReporter struct {
 	Name      string
 }
 
+// Connect opens the connection to the API ahead of the report (GET
+// /version, open to everyone), while the build runs: the report at the end
+// is then one round trip instead of a TCP and TLS handshake more (~10 ms
+// on the way to the build's end). A failure is for the report to find.
+func (r *APIReporter) Connect(ctx context.Context) {
+	_ = r.Client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+}
+
 // ReportDetails PUTs the findings to the details subresource. The server
 // merges only the builder's fields into the stored Build, so the PUT
 // carries no resourceVersion and needs no GET first: one round trip.

@@ -37,6 +37,11 @@ type Reporter interface {
 	ReportDetails(ctx context.Context, apply func(*buildv1.Build)) error
 }
 
+// connector is a Reporter that can open its connection ahead of need.
+type connector interface {
+	Connect(ctx context.Context)
+}
+
 // Job is one run of the builder, filled from the pod's environment.
 type Job struct {
 	Build *buildv1.Build
@@ -74,6 +79,9 @@ type Outcome struct {
 func Run(ctx context.Context, job Job) (*Outcome, error) {
 	if job.Out == nil {
 		job.Out = io.Discard
+	}
+	if c, ok := job.Reporter.(connector); ok {
+		go c.Connect(ctx)
 	}
 	var stages []buildv1.StageInfo
 	out, err := run(ctx, job, &stages)
