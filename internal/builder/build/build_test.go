@@ -67,11 +67,11 @@ func TestBuildAndPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	output := reg.Host + "/veer/mytime:latest"
-	run := func(t *testing.T, dockerfile string, opts build.Options) (*build.Result, string, error) {
+	runIn := func(t *testing.T, contextDir string, opts build.Options) (*build.Result, string, error) {
 		t.Helper()
 		var log bytes.Buffer
 		opts.Address = daemon.Address()
-		opts.ContextDir = seedContext(t, dockerfile)
+		opts.ContextDir = contextDir
 		opts.Log = &log
 		if opts.PullAuth == nil {
 			opts.PullAuth = auth
@@ -80,6 +80,10 @@ func TestBuildAndPush(t *testing.T) {
 		defer cancel()
 		res, err := build.Run(ctx, opts)
 		return res, log.String(), err
+	}
+	run := func(t *testing.T, dockerfile string, opts build.Options) (*build.Result, string, error) {
+		t.Helper()
+		return runIn(t, seedContext(t, dockerfile), opts)
 	}
 	wantFailure := func(t *testing.T, err error, reason buildv1.StatusReason, inMessage string) {
 		t.Helper()
@@ -192,6 +196,41 @@ func TestBuildAndPush(t *testing.T) {
 	t.Run("failing RUN", func(t *testing.T) {
 		_, _, err := run(t, "FROM "+base+"\nRUN echo about to fail && exit 3\n", build.Options{Output: output, PushAuth: auth})
 		wantFailure(t, err, buildv1.StatusReasonDockerBuildFailed, "exit 3")
+	})
+
+	// The Dockerfile's own ignore file wins over the context's .dockerignore,
+	// as in Docker; either keeps init.sh out of the context.
+	t.Run("ignore files", func(t *testing.T) {
+		for _, tc := range []struct {
+			name                    string
+			dockerignore, ownIgnore string
+			excluded                bool
+		}{
+			{name: "none"},
+			{name: ".dockerignore", dockerignore: "init.sh", excluded: true},
+			{name: "Dockerfile.dockerignore", ownIgnore: "*.sh", excluded: true},
+			{name: "Dockerfile.dockerignore over .dockerignore", dockerignore: "init.sh", ownIgnore: "nothing-here", excluded: false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := seedContext(t, "FROM "+base+"\nCOPY init.sh /copied.sh\n")
+				for file, content := range map[string]string{".dockerignore": tc.dockerignore, "Dockerfile.dockerignore": tc.ownIgnore} {
+					if content == "" {
+						continue
+					}
+					if err := os.WriteFile(filepath.Join(dir, file), []byte(content+"\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				_, log, err := runIn(t, dir, build.Options{})
+				if !tc.excluded {
+					if err != nil {
+						t.Fatalf("COPY init.sh: %v\n%s", err, log)
+					}
+					return
+				}
+				wantFailure(t, err, buildv1.StatusReasonDockerBuildFailed, "init.sh")
+			})
+		}
 	})
 
 	t.Run("Dockerfile syntax error", func(t *testing.T) {
