@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	buildv1 "github.com/openshift/api/build/v1"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -121,22 +122,37 @@ func (g *Generator) selectPullSecrets(ctx context.Context, build *buildv1.Build)
 
 // ServiceAccountSecrets reads service account namespace/name and the
 // secrets it lists (imagePullSecrets first), skipping listed secrets that
-// do not exist. A missing account is returned as its NotFound error.
+// do not exist. A missing account is returned as its NotFound error. The
+// secrets are read side by side: instantiate waits on them.
 func ServiceAccountSecrets(ctx context.Context, core coreclient.CoreV1Interface, namespace, name string) ([]*corev1.Secret, error) {
 	sa, err := core.ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
+	names := ServiceAccountSecretNames(sa)
+	found := make([]*corev1.Secret, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, secretName := range names {
+		g.Go(func() error {
+			s, err := core.Secrets(namespace).Get(gctx, secretName, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("reading secret %s/%s of service account %s: %w", namespace, secretName, name, err)
+			}
+			found[i] = s
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	var secrets []*corev1.Secret
-	for _, secretName := range ServiceAccountSecretNames(sa) {
-		s, err := core.Secrets(namespace).Get(ctx, secretName, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			continue
+	for _, s := range found {
+		if s != nil {
+			secrets = append(secrets, s)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("reading secret %s/%s of service account %s: %w", namespace, secretName, name, err)
-		}
-		secrets = append(secrets, s)
 	}
 	return secrets, nil
 }

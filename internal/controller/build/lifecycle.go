@@ -3,16 +3,17 @@ package build
 import (
 	"context"
 	"fmt"
-	buildvalidation "github.com/slipway-dev/slipway/internal/registry/build/build"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"strings"
+	"sync"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
+	buildvalidation "github.com/slipway-dev/slipway/internal/registry/build/build"
 	"github.com/slipway-dev/slipway/internal/registry/build/buildspec"
 )
 
@@ -62,18 +63,28 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 
 	// The service account and its secrets are read from the API, not the
 	// informer caches: a `secrets link` made just before `start-build` (the
-	// walkthrough's order) must be seen by this build. Once per build start.
-	sa, err := c.kube.CoreV1().ServiceAccounts(b.Namespace).Get(ctx, b.Spec.ServiceAccount, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	// walkthrough's order) must be seen by this build. Once per build start,
+	// side by side, and one list rather than a GET per secret: the build
+	// pod waits on this.
+	var sa *corev1.ServiceAccount
+	var list *corev1.SecretList
+	var saErr, listErr error
+	var reads sync.WaitGroup
+	reads.Add(1)
+	go func() {
+		defer reads.Done()
+		list, listErr = c.kube.CoreV1().Secrets(b.Namespace).List(ctx, metav1.ListOptions{})
+	}()
+	sa, saErr = c.kube.CoreV1().ServiceAccounts(b.Namespace).Get(ctx, b.Spec.ServiceAccount, metav1.GetOptions{})
+	reads.Wait()
+	if apierrors.IsNotFound(saErr) {
 		return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
 	}
-	if err != nil {
-		return err
+	if saErr != nil {
+		return saErr
 	}
-	// One list rather than a GET per secret: the build pod waits on this.
-	list, err := c.kube.CoreV1().Secrets(b.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("reading the secrets of %s: %w", b.Namespace, err)
+	if listErr != nil {
+		return fmt.Errorf("reading the secrets of %s: %w", b.Namespace, listErr)
 	}
 	byName := make(map[string]*corev1.Secret, len(list.Items))
 	for i := range list.Items {
