@@ -143,12 +143,16 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 		return out, err
 	}
 	out.Source = info
-	if err := dockerfile.Manage(b, info.Dir, info); err != nil {
-		return out, err
-	}
 	rel, err := dockerfile.RelativePath(b)
 	if err != nil {
 		return out, failure.New(buildv1.StatusReasonManageDockerfileFailed, dockerfile.MessageManageDockerfileFailed, err)
+	}
+	// The source's Dockerfile, for a build again without the pinned image
+	// (nil for an inline one, which Manage writes).
+	original, _ := os.ReadFile(filepath.Join(info.Dir, rel))
+	pin := newBasePin(b, job.BuildkitAddress)
+	if err := dockerfile.Manage(pin.build(b, job.Out), info.Dir, info); err != nil {
+		return out, err
 	}
 	printSteps(job.Out, filepath.Join(info.Dir, rel))
 
@@ -171,7 +175,7 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 		fmt.Fprintf(job.Out, "\nPushing image %s ...\n", output)
 	}
 	buildStart := time.Now()
-	res, err := build.Run(ctx, build.Options{
+	opts := build.Options{
 		Address:        job.BuildkitAddress,
 		ContextDir:     info.Dir,
 		DockerfilePath: rel,
@@ -183,11 +187,25 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 		PullAuth:       pull,
 		Log:            job.Out,
 		Timings:        job.LogLevel >= 5,
-	})
+	}
+	res, err := build.Run(ctx, opts)
+	if err != nil && pin.pinned != "" && failure.As(err).Reason == buildv1.StatusReasonPullBuilderImageFailed {
+		pin.drop(job.Out)
+		if original != nil {
+			if err := os.WriteFile(filepath.Join(info.Dir, rel), original, 0o644); err != nil {
+				return out, failure.New(buildv1.StatusReasonManageDockerfileFailed, dockerfile.MessageManageDockerfileFailed, err)
+			}
+		}
+		if err := dockerfile.Manage(b, info.Dir, info); err != nil {
+			return out, err
+		}
+		res, err = build.Run(ctx, opts)
+	}
 	addStage(stages, buildv1.StageBuild, buildv1.StepDockerBuild, buildStart)
 	if err != nil {
 		return out, err
 	}
+	pin.record(res.BaseImages, job.Out)
 	out.Digest = res.Digest
 	if output != "" {
 		fmt.Fprintf(job.Out, "Successfully pushed %s@%s\nPush successful\n", output, res.Digest)

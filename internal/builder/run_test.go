@@ -8,16 +8,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	digest "github.com/opencontainers/go-digest"
 	buildv1 "github.com/openshift/api/build/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
 	"github.com/slipway-dev/slipway/internal/builder/failure"
+	"github.com/slipway-dev/slipway/internal/builder/pins"
 	"github.com/slipway-dev/slipway/internal/builder/source"
 )
 
@@ -196,6 +200,84 @@ func TestRunBuildsAndPushes(t *testing.T) {
 		}
 		if _, ok := cf.Config.ExposedPorts["8080/tcp"]; !ok || strings.Join(cf.Config.Cmd, " ") != "./init.sh" {
 			t.Errorf("ports %v cmd %q", cf.Config.ExposedPorts, cf.Config.Cmd)
+		}
+	})
+
+	// OpenShift pulls a builder image only when it is not present (all of
+	// them with forcePull): once a build of the project pulled
+	// busybox:latest, the tag moving in the registry changes nothing for
+	// the project's builds until one forces the pull; another project
+	// pulls what the tag names now.
+	t.Run("builder image pulled when not present", func(t *testing.T) {
+		fromDigest := func(t *testing.T, log string) string {
+			t.Helper()
+			m := regexp.MustCompile(`\] FROM \S+@(sha256:[0-9a-f]{64})`).FindStringSubmatch(log)
+			if m == nil {
+				t.Fatalf("no FROM step with a digest in the log:\n%s", log)
+			}
+			return m[1]
+		}
+		build := func(t *testing.T, name, namespace string, forcePull bool) string {
+			t.Helper()
+			b := newBuild(name)
+			b.Namespace = namespace
+			b.Spec.Strategy.DockerStrategy.ForcePull = forcePull
+			_, log, _, err := run(t, b, reg.Password)
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, log)
+			}
+			return log
+		}
+		// "success" pulled the tag for project veer.
+		old, err := reg.Image(t, base).Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := reg.Image(t, base)
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Config.Env = append(cfg.Config.Env, "BUSYBOX_VARIANT=2")
+		variant, err := mutate.Config(img, cfg.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := reg.Push(t, "library/busybox:latest", variant)
+		if moved == old.String() {
+			t.Fatal("the tag did not move")
+		}
+
+		log := build(t, "time-4", "veer", false)
+		if got := fromDigest(t, log); got != old.String() || !strings.Contains(log, "as pulled before on this node") {
+			t.Fatalf("veer's next build used %s, want the image it pulled before (%s):\n%s", got, old, log)
+		}
+		log = build(t, "time-5", "veer", true)
+		if got := fromDigest(t, log); got != moved || strings.Contains(log, "as pulled before") {
+			t.Fatalf("the forcePull build used %s, want the tag's new image %s:\n%s", got, moved, log)
+		}
+		log = build(t, "time-6", "veer", false)
+		if got := fromDigest(t, log); got != moved {
+			t.Fatalf("after forcePull, veer's build used %s, want %s", got, moved)
+		}
+		log = build(t, "time-1", "another-project", false)
+		if got := fromDigest(t, log); got != moved || strings.Contains(log, "as pulled before") {
+			t.Fatalf("another project's first build used %s, want the tag's image %s:\n%s", got, moved, log)
+		}
+
+		// A pinned image gone from buildkitd and the registry: the build
+		// resolves the tag again instead of failing.
+		store := pins.Open(pins.Dir(daemon.Address()))
+		gone := digest.FromString("deleted image")
+		if err := store.Put("stale", base, gone); err != nil {
+			t.Fatal(err)
+		}
+		log = build(t, "time-1", "stale", false)
+		if got := fromDigest(t, log); got != moved || !strings.Contains(log, "is no longer available") {
+			t.Fatalf("with a stale pin the build used %s, want %s after resolving again:\n%s", got, moved, log)
+		}
+		if got := store.Get("stale", base); got != digest.Digest(moved) {
+			t.Fatalf("stale pin now %q, want %s", got, moved)
 		}
 	})
 

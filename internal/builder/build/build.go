@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,6 +66,10 @@ type Options struct {
 type Result struct {
 	// Digest is the pushed manifest's digest (empty when nothing was pushed).
 	Digest string
+	// BaseImages are the digests the build's FROM images resolved to, by
+	// their names as the FROM steps show them ("docker.io/library/
+	// busybox:latest"), read off those steps' names.
+	BaseImages map[string]digest.Digest
 }
 
 // Run builds (and pushes) the image and reports which step failed.
@@ -105,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if _, steps, err := s.solve(ctx, base, pullFirst); err != nil {
 			return nil, classify(err, steps, "")
 		}
-		return &Result{}, nil
+		return &Result{BaseImages: s.bases.found}, nil
 	}
 
 	outputHost, err := registryOf(opts.Output)
@@ -137,18 +142,20 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, pushFailure(err, opts.Output)
 		}
-		return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
+		return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey], BaseImages: s.bases.found}, nil
 	}
 	resp, steps, err := s.solve(ctx, export, exportAuth)
 	if err != nil {
 		return nil, classify(err, steps, opts.Output)
 	}
-	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey]}, nil
+	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey], BaseImages: s.bases.found}, nil
 }
 
 // solver runs solves on one buildkitd connection.
 type solver struct {
 	client *bkclient.Client
+	// bases collects the FROM images' digests over the solves.
+	bases baseImages
 	// lockDir is the login lock directory ("" for none).
 	lockDir string
 	log     io.Writer
@@ -194,6 +201,7 @@ func (s *solver) solve(ctx context.Context, opt bkclient.SolveOpt, auth Keyring)
 		for st := range statusCh {
 			failed.record(st)
 			steps.record(st)
+			s.bases.record(st)
 			displayCh <- st
 		}
 		return nil
@@ -307,6 +315,30 @@ func (t *stepTimes) print(w io.Writer) {
 			cached = " (cached)"
 		}
 		fmt.Fprintf(w, "  %5d %5s  %s%s\n", v.Started.Sub(t.start).Milliseconds(), end, v.Name, cached)
+	}
+}
+
+// fromStep is the name of a FROM step with the digest its image resolved
+// to: "[1/2] FROM docker.io/library/busybox:latest@sha256:..." (also
+// "[stage 1/2] ...").
+var fromStep = regexp.MustCompile(`^\[[^\]]*\] FROM (\S+)@(sha256:[0-9a-f]{64})$`)
+
+// baseImages collects the digests of the FROM steps of a solve.
+type baseImages struct {
+	mu    sync.Mutex
+	found map[string]digest.Digest
+}
+
+func (b *baseImages) record(s *bkclient.SolveStatus) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, v := range s.Vertexes {
+		if m := fromStep.FindStringSubmatch(v.Name); m != nil {
+			if b.found == nil {
+				b.found = map[string]digest.Digest{}
+			}
+			b.found[m[1]] = digest.Digest(m[2])
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/slipway-dev/slipway/internal/buildkit"
 	"github.com/slipway-dev/slipway/internal/flock"
 )
 
@@ -55,11 +56,11 @@ const (
 // Dir is the lock directory for a buildkitd address: next to its unix
 // socket. Other addresses (a buildkitd elsewhere) have none: "" .
 func Dir(address string) string {
-	socket, ok := strings.CutPrefix(address, "unix://")
-	if !ok || socket == "" {
+	state := buildkit.StateDir(address)
+	if state == "" {
 		return ""
 	}
-	return filepath.Join(filepath.Dir(socket), "logins")
+	return filepath.Join(state, "logins")
 }
 
 // Acquire takes the shared lock for logins in dir and returns its release.
