@@ -5,8 +5,8 @@
 // status.output.to.imageDigest set, the output pushed with a push secret to
 // an htpasswd+TLS docker-registry. Cold (buildkit cache pruned) once, then
 // warm rounds, side by side with Debian's buildah (bud --runtime runc +
-// push) on the same Dockerfile and registry. It prints the medians and the
-// warm/buildah ratio.
+// push) on the same Dockerfile and registry, a buildah round after each
+// slipway round. It prints the medians and the warm/buildah ratio.
 //
 //	go test -run '^$' -bench StartBuild -benchtime 1x ./bench/startbuild/
 package startbuild_bench
@@ -35,7 +35,7 @@ import (
 )
 
 // warmRounds is the number of warm start-builds (and warm buildah runs).
-const warmRounds = 5
+const warmRounds = 7
 
 const (
 	hubUser     = "veer"
@@ -177,14 +177,16 @@ spec:
 	var bahCold time.Duration
 	b.ResetTimer()
 	for range b.N {
+		// Rounds alternate between the two, so that the machine's speed
+		// drifting during the run moves both alike.
 		prune()
-		cold = startBuild()
-		warm = nil
+		bah := newBuildah(b, hub, contextDir, output)
+		cold, bahCold = startBuild(), bah()
+		warm, bahWarm = nil, nil
 		for range warmRounds {
 			warm = append(warm, startBuild())
+			bahWarm = append(bahWarm, bah())
 		}
-		bah := buildahRounds(b, hub, contextDir, output, 1+warmRounds)
-		bahCold, bahWarm = bah[0], bah[1:]
 	}
 	b.StopTimer()
 	ratio := benchserver.Median(warm).Seconds() / benchserver.Median(bahWarm).Seconds()
@@ -227,9 +229,10 @@ func buildahContext(b *testing.B, src, from string) string {
 	return dir
 }
 
-// buildahRounds times `buildah bud` + `buildah push` n times with fresh
-// storage: the first round is cold, the others warm (--layers).
-func buildahRounds(b *testing.B, reg *buildtest.Registry, contextDir, output string, n int) []time.Duration {
+// newBuildah returns a function that times one `buildah bud` + `buildah
+// push` with storage of its own: the first call is cold, the others warm
+// (--layers).
+func newBuildah(b *testing.B, reg *buildtest.Registry, contextDir, output string) func() time.Duration {
 	root := b.TempDir()
 	certDir := b.TempDir()
 	ca, err := os.ReadFile(reg.CAFile)
@@ -246,14 +249,12 @@ func buildahRounds(b *testing.B, reg *buildtest.Registry, contextDir, output str
 			b.Fatalf("buildah %v: %v\n%s", args, err, out)
 		}
 	}
-	var out []time.Duration
-	for range n {
+	return func() time.Duration {
 		start := time.Now()
 		run("bud", "--runtime", "runc", "--layers", "--tls-verify", "--cert-dir", certDir, "--authfile", authFile, "-t", output, contextDir)
 		run("push", "--tls-verify", "--cert-dir", certDir, "--authfile", authFile, output)
-		out = append(out, time.Since(start))
+		return time.Since(start)
 	}
-	return out
 }
 
 // fixtureApp is ../shared's time-app, or the copy under test/e2e/testdata.
