@@ -3,6 +3,7 @@ package buildgenerator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	buildv1 "github.com/openshift/api/build/v1"
@@ -122,14 +123,34 @@ func (g *Generator) selectPullSecrets(ctx context.Context, build *buildv1.Build)
 
 // ServiceAccountSecrets reads service account namespace/name and the
 // secrets it lists (imagePullSecrets first), skipping listed secrets that
-// do not exist. A missing account is returned as its NotFound error. The
-// secrets are read side by side: instantiate waits on them.
+// do not exist. A missing account is returned as its NotFound error.
 func ServiceAccountSecrets(ctx context.Context, core coreclient.CoreV1Interface, namespace, name string) ([]*corev1.Secret, error) {
-	sa, err := core.ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
+	sa, byName, err := ReadServiceAccount(ctx, core, namespace, name)
 	if err != nil {
 		return nil, err
 	}
+	return SecretsOf(sa, byName), nil
+}
+
+// ReadServiceAccount reads service account namespace/name, then the
+// secrets it lists and the extra ones named, side by side: a build waits
+// on them (at instantiate and again before its pod is made). byName holds
+// those that exist. They are read from the API, not from informer caches:
+// a `secrets link` made just before `start-build` (the walkthrough's
+// order) must count; and by name, which reads etcd at once, where a
+// consistent list first waits for the watch cache to catch up. A missing
+// account is returned as its NotFound error.
+func ReadServiceAccount(ctx context.Context, core coreclient.CoreV1Interface, namespace, name string, extra ...string) (*corev1.ServiceAccount, map[string]*corev1.Secret, error) {
+	sa, err := core.ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
 	names := ServiceAccountSecretNames(sa)
+	for _, n := range extra {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
 	found := make([]*corev1.Secret, len(names))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, secretName := range names {
@@ -139,20 +160,32 @@ func ServiceAccountSecrets(ctx context.Context, core coreclient.CoreV1Interface,
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("reading secret %s/%s of service account %s: %w", namespace, secretName, name, err)
+				return fmt.Errorf("reading secret %s/%s: %w", namespace, secretName, err)
 			}
 			found[i] = s
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var secrets []*corev1.Secret
+	byName := make(map[string]*corev1.Secret, len(found))
 	for _, s := range found {
 		if s != nil {
+			byName[s.Name] = s
+		}
+	}
+	return sa, byName, nil
+}
+
+// SecretsOf is the secrets sa lists that exist in byName, imagePullSecrets
+// first.
+func SecretsOf(sa *corev1.ServiceAccount, byName map[string]*corev1.Secret) []*corev1.Secret {
+	var secrets []*corev1.Secret
+	for _, name := range ServiceAccountSecretNames(sa) {
+		if s := byName[name]; s != nil {
 			secrets = append(secrets, s)
 		}
 	}
-	return secrets, nil
+	return secrets
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -61,36 +60,19 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	}
 	b.Status.OutputDockerImageReference = output
 
-	// The service account and its secrets are read from the API, not the
-	// informer caches: a `secrets link` made just before `start-build` (the
-	// walkthrough's order) must be seen by this build. Once per build start,
-	// side by side, and one list rather than a GET per secret: the build
-	// pod waits on this.
-	var sa *corev1.ServiceAccount
-	var list *corev1.SecretList
-	var saErr, listErr error
-	var reads sync.WaitGroup
-	reads.Add(1)
-	go func() {
-		defer reads.Done()
-		list, listErr = c.kube.CoreV1().Secrets(b.Namespace).List(ctx, metav1.ListOptions{})
-	}()
-	sa, saErr = c.kube.CoreV1().ServiceAccounts(b.Namespace).Get(ctx, b.Spec.ServiceAccount, metav1.GetOptions{})
-	reads.Wait()
-	if apierrors.IsNotFound(saErr) {
+	// Read once per build start, from the API (see ReadServiceAccount).
+	var pushSecret string
+	if ps := b.Spec.Output.PushSecret; ps != nil {
+		pushSecret = ps.Name
+	}
+	sa, byName, err := buildgenerator.ReadServiceAccount(ctx, c.kube.CoreV1(), b.Namespace, b.Spec.ServiceAccount, pushSecret)
+	if apierrors.IsNotFound(err) {
 		return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
 	}
-	if saErr != nil {
-		return saErr
+	if err != nil {
+		return err
 	}
-	if listErr != nil {
-		return fmt.Errorf("reading the secrets of %s: %w", b.Namespace, listErr)
-	}
-	byName := make(map[string]*corev1.Secret, len(list.Items))
-	for i := range list.Items {
-		byName[list.Items[i].Name] = &list.Items[i]
-	}
-	secrets := serviceAccountSecrets(sa, byName)
+	secrets := buildgenerator.SecretsOf(sa, byName)
 	if b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil {
 		if s := SelectSecret(output, secrets); s != nil {
 			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
@@ -207,19 +189,6 @@ func (c *Controller) resolveOutput(b *buildv1.Build) (string, bool) {
 		return stream.Status.DockerImageRepository + ":" + tag, true
 	}
 	return "", false
-}
-
-// serviceAccountSecrets returns the existing secrets sa lists,
-// imagePullSecrets first; dangling references are skipped, as OpenShift
-// skips them.
-func serviceAccountSecrets(sa *corev1.ServiceAccount, byName map[string]*corev1.Secret) []*corev1.Secret {
-	var secrets []*corev1.Secret
-	for _, name := range buildgenerator.ServiceAccountSecretNames(sa) {
-		if s := byName[name]; s != nil {
-			secrets = append(secrets, s)
-		}
-	}
-	return secrets
 }
 
 // SelectSecret picks the secret for pushing to or pulling image: the first
