@@ -147,10 +147,14 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 	if err != nil {
 		return out, failure.New(buildv1.StatusReasonManageDockerfileFailed, dockerfile.MessageManageDockerfileFailed, err)
 	}
-	// The source's Dockerfile, for a build again without the pinned image
-	// (nil for an inline one, which Manage writes).
-	original, _ := os.ReadFile(filepath.Join(info.Dir, rel))
 	pin := newBasePin(b, job.BuildkitAddress)
+	// With a pinned builder image, the source's Dockerfile is kept for a
+	// build again without the pin (nil for an inline one, which Manage
+	// writes).
+	var original []byte
+	if pin.pinned != "" {
+		original, _ = os.ReadFile(filepath.Join(info.Dir, rel))
+	}
 	if err := dockerfile.Manage(pin.build(b, job.Out), info.Dir, info); err != nil {
 		return out, err
 	}

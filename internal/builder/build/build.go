@@ -110,7 +110,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if _, steps, err := s.solve(ctx, base, pullFirst); err != nil {
 			return nil, classify(err, steps, "")
 		}
-		return &Result{BaseImages: s.bases.found}, nil
+		return s.result(nil), nil
 	}
 
 	outputHost, err := registryOf(opts.Output)
@@ -142,13 +142,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, pushFailure(err, opts.Output)
 		}
-		return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey], BaseImages: s.bases.found}, nil
+		return s.result(resp), nil
 	}
 	resp, steps, err := s.solve(ctx, export, exportAuth)
 	if err != nil {
 		return nil, classify(err, steps, opts.Output)
 	}
-	return &Result{Digest: resp.ExporterResponse[exptypes.ExporterImageDigestKey], BaseImages: s.bases.found}, nil
+	return s.result(resp), nil
 }
 
 // solver runs solves on one buildkitd connection.
@@ -160,6 +160,16 @@ type solver struct {
 	lockDir string
 	log     io.Writer
 	timings bool
+}
+
+// result is what the solves found, with resp's pushed digest (nil resp:
+// nothing was pushed).
+func (s *solver) result(resp *bkclient.SolveResponse) *Result {
+	r := &Result{BaseImages: s.bases.found}
+	if resp != nil {
+		r.Digest = resp.ExporterResponse[exptypes.ExporterImageDigestKey]
+	}
+	return r
 }
 
 // solve runs one solve whose session answers with auth's logins, printing
@@ -222,8 +232,8 @@ func (s *solver) solve(ctx context.Context, opt bkclient.SolveOpt, auth Keyring)
 // ignore file travels with it as <Dockerfile>.dockerignore, which the
 // frontend reads from the same input and then loads no .dockerignore from
 // the context: the Dockerfile's own ignore file when it has one, else the
-// context's .dockerignore, as Docker picks them. That is two session round
-// trips less per build (~20 ms of the solve).
+// context's .dockerignore, as Docker picks them. That is one step less per
+// build: the frontend's separate load of .dockerignore over the session.
 func definitionInput(dockerfile, contextDir string) (llb.State, error) {
 	data, err := os.ReadFile(dockerfile)
 	if err != nil {
@@ -323,15 +333,14 @@ func (t *stepTimes) print(w io.Writer) {
 // "[stage 1/2] ...").
 var fromStep = regexp.MustCompile(`^\[[^\]]*\] FROM (\S+)@(sha256:[0-9a-f]{64})$`)
 
-// baseImages collects the digests of the FROM steps of a solve.
+// baseImages collects the digests of the FROM steps of a solve; record
+// runs on the one goroutine that reads the status channel, found is read
+// once the solve is over.
 type baseImages struct {
-	mu    sync.Mutex
 	found map[string]digest.Digest
 }
 
 func (b *baseImages) record(s *bkclient.SolveStatus) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	for _, v := range s.Vertexes {
 		if m := fromStep.FindStringSubmatch(v.Name); m != nil {
 			if b.found == nil {
