@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -12,6 +13,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/cli"
 	_ "github.com/slipway-dev/slipway/internal/cli/translations"
 	"github.com/slipway-dev/slipway/internal/deployer"
+	"github.com/slipway-dev/slipway/internal/gcpause"
 	_ "github.com/slipway-dev/slipway/internal/hugeheap" // huge pages for the heap from the start (see the package)
 	"github.com/slipway-dev/slipway/internal/server"
 	"github.com/slipway-dev/slipway/internal/standby"
@@ -33,8 +35,18 @@ var podCommands = map[string]func() *cobra.Command{
 	"deployer": deployer.NewCommand,
 }
 
+// gcWindow is how long a command other than the server runs before its
+// garbage collector starts: most verbs, and a warm build's builder, end
+// within it and never collect (internal/gcpause).
+const gcWindow = time.Second
+
 // run runs one slipway command line and returns its exit code.
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "server" {
+		gcpause.Resume() // long-running: collect from the start
+	} else {
+		gcpause.ResumeAfter(gcWindow)
+	}
 	if len(args) > 0 {
 		if newCommand, ok := podCommands[args[0]]; ok {
 			cmd := newCommand()
