@@ -124,7 +124,8 @@ func (g *git) cloneWithCache(ctx context.Context, build *buildv1.Build, workDir 
 // For a remote repository this is "git ls-remote", which also serves as
 // the first contact with the server (see lsRemote) and proves the build's
 // credentials; its failure is the build's. For a repository on this
-// machine any failure only means "clone it".
+// machine a branch or HEAD is read from its files when it can be
+// (readLocalRef), and any failure only means "clone it".
 func (g *git) resolve(ctx context.Context, build *buildv1.Build, timeout time.Duration) (wanted, error) {
 	src := build.Spec.Source.Git
 	commit := strings.ToLower(buildCommit(build))
@@ -136,6 +137,17 @@ func (g *git) resolve(ctx context.Context, build *buildv1.Build, timeout time.Du
 	}
 
 	if path := cloneSource(src.URI); strings.HasPrefix(path, "/") {
+		if !byCommit {
+			// Read from the repository's files when they are plain;
+			// otherwise git answers.
+			if commit, name, ok := readLocalRef(path, src.Ref); ok {
+				want.commit = commit
+				if src.Ref == "" {
+					want.ref = shortRef(name)
+				}
+				return want, nil
+			}
+		}
 		var out string
 		var err error
 		switch {

@@ -30,9 +30,7 @@ const (
 
 func makeTestRepos(t *testing.T) *testRepos {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git binary not installed (hack/install-deps.sh installs it)")
-	}
+	requireGit(t)
 	tmp := t.TempDir()
 	r := &testRepos{root: filepath.Join(tmp, "srv")}
 	work := filepath.Join(tmp, "work")
@@ -142,6 +140,13 @@ func silentServer(t *testing.T) string {
 		}
 	}()
 	return "http://" + l.Addr().String() + "/app.git"
+}
+
+func requireGit(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git binary not installed (hack/install-deps.sh installs it)")
+	}
 }
 
 func runGit(t testing.TB, dir string, args ...string) string {
