@@ -68,6 +68,9 @@ func (g *Generator) Clone(ctx context.Context, namespace, name string, req *buil
 	if err := g.prepareBuild(ctx, build, req); err != nil {
 		return nil, err
 	}
+	if err := g.selectPullSecrets(ctx, build); err != nil {
+		return nil, err
+	}
 	created, err := g.builds.Builds(namespace).Create(ctx, build, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("creating build %s/%s: %w", namespace, build.Name, err)

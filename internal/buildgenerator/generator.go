@@ -47,7 +47,11 @@ func IsPaused(bc *buildv1.BuildConfig) bool {
 // image change triggers) is written first with its resourceVersion as
 // precondition, then the Build is created, so two racing requests never
 // make the same build; a request carrying lastVersion fails with 400 once
-// another request has moved the counter.
+// another request has moved the counter. The build's pull secrets are
+// chosen from its service account while the status is written (two reads
+// that would otherwise wait for the write, or the write for them); a
+// failure to read them after the counter moved leaves a gap in the
+// numbers, as a failed create does.
 func (g *Generator) Instantiate(ctx context.Context, namespace, name string, req *buildv1.BuildRequest) (*buildv1.Build, error) {
 	var build *buildv1.Build
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -62,10 +66,13 @@ func (g *Generator) Instantiate(ctx context.Context, namespace, name string, req
 		// The counter moves first: a conflict here means someone else
 		// instantiated concurrently, and the retry re-reads (and fails
 		// the lastVersion guard, when the request has one).
-		if _, err := g.builds.BuildConfigs(namespace).UpdateStatus(ctx, bc, metav1.UpdateOptions{}); err != nil {
-			return err
+		secrets := make(chan error, 1)
+		go func() { secrets <- g.selectPullSecrets(ctx, build) }()
+		_, err = g.builds.BuildConfigs(namespace).UpdateStatus(ctx, bc, metav1.UpdateOptions{})
+		if serr := <-secrets; err == nil {
+			err = serr
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -145,8 +152,9 @@ func (g *Generator) newBuildFromConfig(ctx context.Context, bc *buildv1.BuildCon
 }
 
 // prepareBuild finishes a new build (from a config or a clone): the
-// request's revision, causes, source and overrides, resolved images, pull
-// secrets and the initial status.
+// request's revision, causes, source and overrides, resolved images and
+// the initial status. Its pull secrets are the caller's to select
+// (selectPullSecrets).
 func (g *Generator) prepareBuild(ctx context.Context, build *buildv1.Build, req *buildv1.BuildRequest) error {
 	if build.Spec.ServiceAccount == "" {
 		build.Spec.ServiceAccount = "builder"

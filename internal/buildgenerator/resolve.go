@@ -59,8 +59,7 @@ func (g *Generator) ResolveImage(ctx context.Context, namespace string, ref *cor
 }
 
 // resolveImages rewrites the strategy and source images of build to
-// DockerImage pull specs and fills in pull secrets the build did not name
-// from its service account.
+// DockerImage pull specs.
 func (g *Generator) resolveImages(ctx context.Context, build *buildv1.Build) error {
 	strategy := &build.Spec.Strategy
 	if from := StrategyFrom(strategy); from != nil && from.Name != "" {
@@ -81,7 +80,7 @@ func (g *Generator) resolveImages(ctx context.Context, build *buildv1.Build) err
 		}
 		*from = corev1.ObjectReference{Kind: "DockerImage", Name: spec}
 	}
-	return g.selectPullSecrets(ctx, build)
+	return nil
 }
 
 // selectPullSecrets sets unset pull secrets (strategy and source images) to

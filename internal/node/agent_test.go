@@ -78,6 +78,14 @@ func startAPI(t *testing.T) *testAPI {
 	if err != nil {
 		t.Fatalf("API server not ready: %v", err)
 	}
+	// And its post-start hooks done: one cut short by the test's end
+	// takes the process down.
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error() == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("API server not ready: %v", err)
+	}
 	return &testAPI{client: client, config: s.Loopback}
 }
 

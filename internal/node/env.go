@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // containerEnv is the environment of a host-process container: PATH from
@@ -109,7 +108,7 @@ func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, from *corev1.Env
 		return "", fmt.Errorf("field %q is not supported", from.FieldRef.FieldPath)
 	case from.SecretKeyRef != nil:
 		ref := from.SecretKeyRef
-		s, err := a.client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		s, err := readForPod(ctx, a.client.CoreV1().Secrets(pod.Namespace).Get, ref.Name)
 		if err != nil {
 			return "", fmt.Errorf("secret %q: %w", ref.Name, err)
 		}
@@ -120,7 +119,7 @@ func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, from *corev1.Env
 		return string(v), nil
 	case from.ConfigMapKeyRef != nil:
 		ref := from.ConfigMapKeyRef
-		cm, err := a.client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		cm, err := readForPod(ctx, a.client.CoreV1().ConfigMaps(pod.Namespace).Get, ref.Name)
 		if err != nil {
 			return "", fmt.Errorf("config map %q: %w", ref.Name, err)
 		}

@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/image"
@@ -283,7 +282,7 @@ func (r *runcRuntime) pullSecrets(ctx context.Context, pod *corev1.Pod) (image.K
 	if sa == "" {
 		sa = "default"
 	}
-	account, err := r.client.CoreV1().ServiceAccounts(pod.Namespace).Get(ctx, sa, metav1.GetOptions{})
+	account, err := readForPod(ctx, r.client.CoreV1().ServiceAccounts(pod.Namespace).Get, sa)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return image.Keyring{}, fmt.Errorf("service account %q: %w", sa, err)
 	}
@@ -294,7 +293,7 @@ func (r *runcRuntime) pullSecrets(ctx context.Context, pod *corev1.Pod) (image.K
 	}
 	var secrets []corev1.Secret
 	for n := range names {
-		s, err := r.client.CoreV1().Secrets(pod.Namespace).Get(ctx, n, metav1.GetOptions{})
+		s, err := readForPod(ctx, r.client.CoreV1().Secrets(pod.Namespace).Get, n)
 		if apierrors.IsNotFound(err) {
 			continue
 		}

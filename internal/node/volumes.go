@@ -52,7 +52,7 @@ func (a *Agent) materializeVolumes(ctx context.Context, pod *corev1.Pod, files p
 func (a *Agent) materializeVolume(ctx context.Context, namespace string, v corev1.Volume, dir string) error {
 	switch {
 	case v.Secret != nil:
-		secret, err := a.client.CoreV1().Secrets(namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+		secret, err := readForPod(ctx, a.client.CoreV1().Secrets(namespace).Get, v.Secret.SecretName)
 		if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
 			return nil
 		}
@@ -63,7 +63,7 @@ func (a *Agent) materializeVolume(ctx context.Context, namespace string, v corev
 			return fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 	case v.ConfigMap != nil:
-		cm, err := a.client.CoreV1().ConfigMaps(namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+		cm, err := readForPod(ctx, a.client.CoreV1().ConfigMaps(namespace).Get, v.ConfigMap.Name)
 		if apierrors.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
 			return nil
 		}
@@ -148,7 +148,7 @@ func (a *Agent) materializeServiceAccount(ctx context.Context, pod *corev1.Pod, 
 // serviceAccountToken finds the token secret of a service account: one it
 // references, else any secret annotated with its name.
 func (a *Agent) serviceAccountToken(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	sa, err := a.client.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
+	sa, err := readForPod(ctx, a.client.CoreV1().ServiceAccounts(namespace).Get, name)
 	if err != nil {
 		return nil, fmt.Errorf("service account %q: %w", name, err)
 	}
@@ -164,7 +164,7 @@ func (a *Agent) serviceAccountToken(ctx context.Context, namespace, name string)
 		return strings.HasPrefix(refs[i].Name, name+"-token-") && !strings.HasPrefix(refs[j].Name, name+"-token-")
 	})
 	for _, ref := range refs {
-		s, err := a.client.CoreV1().Secrets(namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		s, err := readForPod(ctx, a.client.CoreV1().Secrets(namespace).Get, ref.Name)
 		if err == nil && isToken(s) {
 			return s, nil
 		}
