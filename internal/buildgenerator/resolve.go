@@ -3,8 +3,8 @@ package buildgenerator
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
+	"sync"
 
 	buildv1 "github.com/openshift/api/build/v1"
 	"golang.org/x/sync/errgroup"
@@ -124,35 +124,31 @@ func (g *Generator) selectPullSecrets(ctx context.Context, build *buildv1.Build)
 // secrets it lists (imagePullSecrets first), skipping listed secrets that
 // do not exist. A missing account is returned as its NotFound error.
 func ServiceAccountSecrets(ctx context.Context, core coreclient.CoreV1Interface, namespace, name string) ([]*corev1.Secret, error) {
-	sa, byName, err := ReadServiceAccount(ctx, core, namespace, name)
+	sa, byName, err := ReadServiceAccount(ctx, core, namespace, name, true)
 	if err != nil {
 		return nil, err
 	}
 	return SecretsOf(sa, byName), nil
 }
 
-// ReadServiceAccount reads service account namespace/name, then the
-// secrets it lists and the extra ones named, side by side: a build waits
-// on them (at instantiate and again before its pod is made). byName holds
-// those that exist. They are read from the API, not from informer caches:
-// a `secrets link` made just before `start-build` (the walkthrough's
-// order) must count; and by name, which reads etcd at once, where a
-// consistent list first waits for the watch cache to catch up. A missing
-// account is returned as its NotFound error.
-func ReadServiceAccount(ctx context.Context, core coreclient.CoreV1Interface, namespace, name string, extra ...string) (*corev1.ServiceAccount, map[string]*corev1.Secret, error) {
-	sa, err := core.ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return nil, nil, err
-	}
-	names := ServiceAccountSecretNames(sa)
-	for _, n := range extra {
-		if n != "" && !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	found := make([]*corev1.Secret, len(names))
+// ReadServiceAccount reads service account namespace/name and, side by
+// side with it, the extra secrets named and (with listed) the secrets the
+// account lists: a build waits on them (at instantiate and again before
+// its pod is made). byName holds those that exist. They are read from the
+// API, not from informer caches: a `secrets link` made just before
+// `start-build` (the walkthrough's order) must count; and by name, which
+// reads etcd at once, where a consistent list first waits for the watch
+// cache to catch up. A missing account is returned as its NotFound error.
+func ReadServiceAccount(ctx context.Context, core coreclient.CoreV1Interface, namespace, name string, listed bool, extra ...string) (*corev1.ServiceAccount, map[string]*corev1.Secret, error) {
+	var mu sync.Mutex
+	byName := map[string]*corev1.Secret{}
+	asked := map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
-	for i, secretName := range names {
+	read := func(secretName string) {
+		if secretName == "" || asked[secretName] {
+			return
+		}
+		asked[secretName] = true
 		g.Go(func() error {
 			s, err := core.Secrets(namespace).Get(gctx, secretName, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
@@ -161,18 +157,27 @@ func ReadServiceAccount(ctx context.Context, core coreclient.CoreV1Interface, na
 			if err != nil {
 				return fmt.Errorf("reading secret %s/%s: %w", namespace, secretName, err)
 			}
-			found[i] = s
+			mu.Lock()
+			byName[secretName] = s
+			mu.Unlock()
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	for _, n := range extra {
+		read(n)
+	}
+	sa, err := core.ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		_ = g.Wait()
 		return nil, nil, err
 	}
-	byName := make(map[string]*corev1.Secret, len(found))
-	for _, s := range found {
-		if s != nil {
-			byName[s.Name] = s
+	if listed {
+		for _, n := range ServiceAccountSecretNames(sa) {
+			read(n)
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
 	}
 	return sa, byName, nil
 }

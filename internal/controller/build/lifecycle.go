@@ -60,12 +60,18 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	}
 	b.Status.OutputDockerImageReference = output
 
-	// Read once per build start, from the API (see ReadServiceAccount).
+	// Read once per build start, from the API (see ReadServiceAccount):
+	// the account (it must exist), the push secret named (it must exist
+	// too), and the account's secrets only when a secret is left to
+	// choose from them (instantiate chose the pull secret already).
 	var pushSecret string
 	if ps := b.Spec.Output.PushSecret; ps != nil {
 		pushSecret = ps.Name
 	}
-	sa, byName, err := buildgenerator.ReadServiceAccount(ctx, c.kube.CoreV1(), b.Namespace, b.Spec.ServiceAccount, pushSecret)
+	pull, from := buildspec.StrategyPullSecret(&b.Spec.Strategy), buildgenerator.StrategyFrom(&b.Spec.Strategy)
+	choosePull := pull != nil && *pull == nil && from != nil && from.Name != ""
+	choosePush := b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil
+	sa, byName, err := buildgenerator.ReadServiceAccount(ctx, c.kube.CoreV1(), b.Namespace, b.Spec.ServiceAccount, choosePush || choosePull, pushSecret)
 	if apierrors.IsNotFound(err) {
 		return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
 	}
@@ -73,12 +79,12 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 		return err
 	}
 	secrets := buildgenerator.SecretsOf(sa, byName)
-	if b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil {
+	if choosePush {
 		if s := SelectSecret(output, secrets); s != nil {
 			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
 		}
 	}
-	if pull, from := buildspec.StrategyPullSecret(&b.Spec.Strategy), buildgenerator.StrategyFrom(&b.Spec.Strategy); pull != nil && *pull == nil && from != nil && from.Name != "" {
+	if choosePull {
 		if s := SelectSecret(from.Name, secrets); s != nil {
 			*pull = &corev1.LocalObjectReference{Name: s.Name}
 		}
