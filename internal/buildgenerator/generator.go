@@ -52,28 +52,22 @@ func IsPaused(bc *buildv1.BuildConfig) bool {
 // that would otherwise wait for the write, or the write for them); a
 // failure to read them after the counter moved leaves a gap in the
 // numbers, as a failed create does.
+//
+// The BuildConfig is read first from the API server's watch cache
+// (resourceVersion "0", no round trip to etcd): the status write's
+// precondition catches a stale copy. Whatever goes wrong before the
+// counter moved on that copy (a conflict, a config the cache does not
+// have yet, a paused or lastVersion check on old data) is decided again
+// on a read from etcd, retried on conflicts as before.
 func (g *Generator) Instantiate(ctx context.Context, namespace, name string, req *buildv1.BuildRequest) (*buildv1.Build, error) {
-	var build *buildv1.Build
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		bc, err := g.builds.BuildConfigs(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
+	build, moved, err := g.instantiateOnce(ctx, namespace, name, req, metav1.GetOptions{ResourceVersion: "0"})
+	if err != nil && !moved {
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var err error
+			build, _, err = g.instantiateOnce(ctx, namespace, name, req, metav1.GetOptions{})
 			return err
-		}
-		build, err = g.newBuildFromConfig(ctx, bc, req)
-		if err != nil {
-			return err
-		}
-		// The counter moves first: a conflict here means someone else
-		// instantiated concurrently, and the retry re-reads (and fails
-		// the lastVersion guard, when the request has one).
-		secrets := make(chan error, 1)
-		go func() { secrets <- g.selectPullSecrets(ctx, build) }()
-		_, err = g.builds.BuildConfigs(namespace).UpdateStatus(ctx, bc, metav1.UpdateOptions{})
-		if serr := <-secrets; err == nil {
-			err = serr
-		}
-		return err
-	})
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +76,30 @@ func (g *Generator) Instantiate(ctx context.Context, namespace, name string, req
 		return nil, fmt.Errorf("creating build %s/%s: %w", namespace, build.Name, err)
 	}
 	return created, nil
+}
+
+// instantiateOnce reads the BuildConfig with opts, makes the build and
+// moves the config's counter; moved reports whether the counter moved.
+func (g *Generator) instantiateOnce(ctx context.Context, namespace, name string, req *buildv1.BuildRequest, opts metav1.GetOptions) (build *buildv1.Build, moved bool, err error) {
+	bc, err := g.builds.BuildConfigs(namespace).Get(ctx, name, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	build, err = g.newBuildFromConfig(ctx, bc, req)
+	if err != nil {
+		return nil, false, err
+	}
+	// The counter moves first: a conflict here means someone else
+	// instantiated concurrently, and the retry re-reads (and fails the
+	// lastVersion guard, when the request has one).
+	secrets := make(chan error, 1)
+	go func() { secrets <- g.selectPullSecrets(ctx, build) }()
+	_, err = g.builds.BuildConfigs(namespace).UpdateStatus(ctx, bc, metav1.UpdateOptions{})
+	moved = err == nil
+	if serr := <-secrets; err == nil {
+		err = serr
+	}
+	return build, moved, err
 }
 
 // newBuildFromConfig checks req against bc, advances bc's status in place

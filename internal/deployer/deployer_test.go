@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
@@ -402,13 +403,18 @@ func TestCancellationStopsTheDeployer(t *testing.T) {
 	for !contains(c.history(), "scale mytime-2 1") && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
+	// As `rollout cancel` does: the deployer writes the RC too meanwhile.
 	rcs := c.kube.CoreV1().ReplicationControllers(c.namespace)
-	rc, err := rcs.Get(context.Background(), "mytime-2", metav1.GetOptions{})
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rc, err := rcs.Get(context.Background(), "mytime-2", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		deployutil.SetCancelledByUser(rc)
+		_, err = rcs.Update(context.Background(), rc, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	deployutil.SetCancelledByUser(rc)
-	if _, err := rcs.Update(context.Background(), rc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
