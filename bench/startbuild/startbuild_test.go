@@ -123,12 +123,16 @@ spec:
 			args = append(args, "--build-loglevel=5")
 		}
 		out := srv.Run(b, args...)
+		// The user has the result when the command returns; the checks
+		// below are the benchmark's own.
+		returned := time.Since(start)
 		m := started.FindStringSubmatch(out)
 		if m == nil {
 			b.Fatalf("start-build printed no build name:\n%s", out)
 		}
-		// --wait returns at the end; the Build must be Complete with its digest.
-		for {
+		// --wait returns at the end; the Build must be Complete with its
+		// digest (polled for, and timed to then, if it was not yet).
+		for first := true; ; first = false {
 			got, err := builds.BuildV1().Builds(ns).Get(ctx, m[1], metav1.GetOptions{})
 			if err != nil {
 				b.Fatal(err)
@@ -136,7 +140,10 @@ spec:
 			switch got.Status.Phase {
 			case buildv1.BuildPhaseComplete:
 				if got.Status.Output.To != nil && strings.HasPrefix(got.Status.Output.To.ImageDigest, "sha256:") {
-					took := time.Since(start)
+					took := returned
+					if !first {
+						took = time.Since(start)
+					}
 					if trace != nil {
 						trace.print(os.Stdout, start, got)
 						logs, _, _ := srv.Exec("logs", "-n", ns, "build/"+m[1])
