@@ -7,13 +7,18 @@ LISTEN   ?= 127.0.0.1:8443
 # The OpenShift modules are pseudo-versions the checksum database does not know;
 # go.sum pins them.
 export GONOSUMDB := github.com/openshift/*
+# The embedded Kubernetes reports this version (kubectl version parses it).
+KUBE_VERSION := v1.37.2
+LDFLAGS  := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
+# Tests run this binary as the server (internal/testserver, test/e2e).
+export SLIPWAY_TEST_BINARY := $(CURDIR)/$(BIN)
 
 .PHONY: all build run test unit e2e bench vet deps clean
 
 all: build
 
 build: $(BUILDKITD)
-	$(GO) build -o $(BIN) ./cmd/slipway
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/slipway
 
 # buildkitd is built from its own pinned tools module (`go install` of it is
 # refused: buildkit's go.mod has exclude directives); rebuilt only when the

@@ -133,7 +133,7 @@ func deployApp(b *testing.B, srv *benchserver.Server, reg *testregistry.Registry
 	a.push(b)
 	srv.Run(b, "new-project", ns)
 	srv.Run(b, "import-image", "mytime", "--from="+reg.Ref("veer/mytime:latest"), "--confirm", "--scheduled")
-	srv.Run(b, "new-app", "mytime:latest", "--name", "mytime")
+	srv.Run(b, "new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 	a.waitVersion(b, 1, 3*time.Minute)
 	port := strings.Split(testregistry.FreePort(b), ":")[1]
 	srv.Run(b, "expose", "dc", "mytime", "--port=8080", "--host-port="+port, "--name=mytime-host")

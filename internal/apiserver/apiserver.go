@@ -1,21 +1,21 @@
-// Package apiserver assembles Slipway's API server: OpenShift's and
-// Kubernetes' API groups on k8s.io/apiserver, stored in etcd, with bearer
-// token authentication, namespace-scoped authorization for service accounts
-// and secrets encrypted at rest.
+// Package apiserver assembles Slipway's OpenShift API server: OpenShift's
+// API groups (project, build, image, apps) on k8s.io/apiserver, stored in
+// etcd, served as an aggregated API server behind the kube-apiserver, as
+// openshift-apiserver is. Authentication and authorization are delegated to
+// the kube-apiserver (front-proxy request headers, TokenReview,
+// SubjectAccessReview); namespaces and secrets are the kube-apiserver's,
+// read through a client. Nothing here assumes the kube-apiserver runs in
+// the same process.
 package apiserver
 
 import (
 	"fmt"
 	"net"
-	"strconv"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
-	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
-	"k8s.io/apiserver/pkg/authentication/request/union"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -23,10 +23,9 @@ import (
 	"k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
-	"github.com/slipway-dev/slipway/internal/auth"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/scheme"
@@ -34,23 +33,32 @@ import (
 
 // Config is what the API server needs from its caller.
 type Config struct {
-	// Listen is the host:port the HTTPS API listens on.
-	Listen string
-	// CertFile and KeyFile are the serving certificate and its key.
+	// Listener is where the HTTPS API is served (a loopback port the
+	// APIServices name).
+	Listener net.Listener
+	// CertFile and KeyFile are the serving certificate and its key; the
+	// kube-apiserver's aggregator verifies them as the Service name
+	// (api.openshift-apiserver.svc).
 	CertFile, KeyFile string
 	// EtcdServers are the etcd client URLs objects are stored at.
 	EtcdServers []string
 	// EtcdCAFile, EtcdCertFile, EtcdKeyFile secure the connection to an external etcd.
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
-	// EncryptionConfigFile is an EncryptionConfiguration for data at rest.
-	EncryptionConfigFile string
-	// AdminToken authenticates as system:admin.
-	AdminToken string
+	// Kubeconfig is the server's own identity towards the kube-apiserver:
+	// token reviews, subject access reviews, namespaces, secrets, and the
+	// subresources that work through the API (instantiate, rollback, logs).
+	Kubeconfig string
+	// RequestHeaderCAFile and RequestHeaderAllowedNames authenticate the
+	// aggregator's front-proxy client; ClientCAFile other client
+	// certificates.
+	RequestHeaderCAFile       string
+	RequestHeaderAllowedNames []string
+	ClientCAFile              string
 	// RegistryHostname is the internal registry's host:port, as image
 	// streams report it in status.dockerImageRepository; empty when none.
 	RegistryHostname string
-	// DataDir is where the node agent keeps pod logs, which pods/log and
-	// builds/log read; empty serves no logs.
+	// DataDir is where the node agent keeps pod logs, which builds/log
+	// reads; empty serves no logs.
 	DataDir string
 	// Registries is the registry client imagestreamimports use; nil means
 	// one with no extra trust (loopback registries over plain HTTP, the
@@ -61,32 +69,20 @@ type Config struct {
 // Server is a configured, not yet running, API server.
 type Server struct {
 	Generic *genericapiserver.GenericAPIServer
-	// Loopback is a privileged client configuration for in-process controllers.
-	Loopback *rest.Config
-	// KubeInformers is started with the server; controllers may share it.
-	KubeInformers informers.SharedInformerFactory
 }
 
 // New builds the API server described by c.
 func New(c Config) (*Server, error) {
-	host, portStr, err := net.SplitHostPort(c.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %w", c.Listen, err)
+	addr, ok := c.Listener.Addr().(*net.TCPAddr)
+	if !ok {
+		return nil, fmt.Errorf("the OpenShift API server needs a TCP listener, got %s", c.Listener.Addr())
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %q: bad port", c.Listen)
-	}
-
 	config := genericapiserver.NewRecommendedConfig(scheme.Codecs)
 	config.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
-
 	serving := genericoptions.NewSecureServingOptions().WithLoopback()
-	serving.BindAddress = net.ParseIP(host)
-	if serving.BindAddress == nil {
-		return nil, fmt.Errorf("--listen %q: host must be an IP address", c.Listen)
-	}
-	serving.BindPort = port
+	serving.Listener = c.Listener
+	serving.BindAddress = addr.IP
+	serving.BindPort = addr.Port
 	serving.ServerCert.CertKey.CertFile = c.CertFile
 	serving.ServerCert.CertKey.KeyFile = c.KeyFile
 	if err := serving.ApplyTo(&config.SecureServing, &config.LoopbackClientConfig); err != nil {
@@ -100,7 +96,6 @@ func New(c Config) (*Server, error) {
 	etcd.StorageConfig.Transport.TrustedCAFile = c.EtcdCAFile
 	etcd.StorageConfig.Transport.CertFile = c.EtcdCertFile
 	etcd.StorageConfig.Transport.KeyFile = c.EtcdKeyFile
-	etcd.EncryptionProviderConfigFilepath = c.EncryptionConfigFile
 	if err := etcd.ApplyTo(&config.Config); err != nil {
 		return nil, fmt.Errorf("configuring etcd storage: %w", err)
 	}
@@ -114,22 +109,40 @@ func New(c Config) (*Server, error) {
 	config.OpenAPIV3Config.GetDefinitionName = namer.GetDefinitionName
 	config.OpenAPIV3Config.Info.Title = "Slipway"
 
-	client, err := kubernetes.NewForConfig(config.LoopbackClientConfig)
+	authn := genericoptions.NewDelegatingAuthenticationOptions()
+	authn.RemoteKubeConfigFile = c.Kubeconfig
+	authn.SkipInClusterLookup = true
+	authn.ClientCert.ClientCA = c.ClientCAFile
+	authn.RequestHeader = genericoptions.RequestHeaderAuthenticationOptions{
+		ClientCAFile:        c.RequestHeaderCAFile,
+		AllowedNames:        c.RequestHeaderAllowedNames,
+		UsernameHeaders:     []string{"X-Remote-User"},
+		UIDHeaders:          []string{"X-Remote-Uid"},
+		GroupHeaders:        []string{"X-Remote-Group"},
+		ExtraHeaderPrefixes: []string{"X-Remote-Extra-"},
+	}
+	if err := authn.ApplyTo(&config.Authentication, config.SecureServing, config.OpenAPIConfig); err != nil {
+		return nil, fmt.Errorf("configuring delegated authentication: %w", err)
+	}
+	authz := genericoptions.NewDelegatingAuthorizationOptions()
+	authz.RemoteKubeConfigFile = c.Kubeconfig
+	if err := authz.ApplyTo(&config.Authorization); err != nil {
+		return nil, fmt.Errorf("configuring delegated authorization: %w", err)
+	}
+
+	kubeConfig, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.Kubeconfig, err)
+	}
+	kubeConfig.UserAgent = "slipway-openshift-apiserver"
+	kubeConfig.QPS, kubeConfig.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(kubeConfig)
 	if err != nil {
 		return nil, err
 	}
 	kubeInformers := informers.NewSharedInformerFactory(client, 0)
 	config.SharedInformerFactory = kubeInformers
-	config.ClientConfig = config.LoopbackClientConfig
-
-	secrets := kubeInformers.Core().V1().Secrets().Informer()
-	if err := auth.AddTokenIndex(secrets); err != nil {
-		return nil, err
-	}
-	tokens := auth.NewTokenAuthenticator(c.AdminToken, secrets.GetIndexer(), kubeInformers.Core().V1().ServiceAccounts().Lister())
-	config.Authentication.Authenticator = union.New(bearertoken.New(tokens), auth.WebhookAnonymous{})
-	config.Authorization.Authorizer = authorizer.AuthorizerFunc(auth.Authorizer{}.Authorize)
-	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
+	config.ClientConfig = kubeConfig
 
 	namespaceLifecycle, err := lifecycle.NewLifecycle(sets.New("default", "kube-system", "kube-public", "openshift"))
 	if err != nil {
@@ -140,13 +153,12 @@ func New(c Config) (*Server, error) {
 	if err := namespaceLifecycle.ValidateInitialization(); err != nil {
 		return nil, err
 	}
-	imageLookup, err := imagelookup.NewForConfig(config.LoopbackClientConfig)
+	imageLookup, err := imagelookup.NewForConfig(kubeConfig)
 	if err != nil {
 		return nil, err
 	}
 	config.AdmissionControl = admission.NewChainHandler(namespaceLifecycle, imageLookup)
-
-	generic, err := config.Complete().New("slipway", genericapiserver.NewEmptyDelegate())
+	generic, err := config.Complete().New("slipway-openshift-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err
 	}
@@ -158,9 +170,12 @@ func New(c Config) (*Server, error) {
 	if registries == nil {
 		registries = image.NewClient(image.Options{UserAgent: "slipway"})
 	}
-	if err := installAPIGroups(generic, optsGetter, config.LoopbackClientConfig, c.RegistryHostname, registries); err != nil {
+	if err := installAPIGroups(generic, optsGetter, kubeConfig, client, c.RegistryHostname, registries); err != nil {
 		return nil, err
 	}
-	generic.AddPostStartHookOrDie("slipway-system-namespaces", ensureSystemNamespaces(client))
-	return &Server{Generic: generic, Loopback: config.LoopbackClientConfig, KubeInformers: kubeInformers}, nil
+	generic.AddPostStartHookOrDie("slipway-kube-informers", func(hook genericapiserver.PostStartHookContext) error {
+		kubeInformers.Start(hook.Done())
+		return nil
+	})
+	return &Server{Generic: generic}, nil
 }

@@ -21,6 +21,7 @@ import (
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	"github.com/spf13/cobra"
 
+	kappsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,10 +31,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/kubectl/pkg/cmd/rollout"
 	"k8s.io/kubectl/pkg/cmd/scale"
 	"k8s.io/kubectl/pkg/util/templates"
+	"k8s.io/utils/ptr"
 
+	"github.com/slipway-dev/slipway/internal/buildgenerator"
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/triggerannotation"
 )
 
 // appsClients are the clients the apps verbs use and the namespace they
@@ -118,7 +123,7 @@ type newAppOptions struct {
 }
 
 func newCmdNewApp(env *commandEnv) *cobra.Command {
-	o := &newAppOptions{AsDeploymentConfig: true}
+	o := &newAppOptions{}
 	cmd := &cobra.Command{
 		Use:   "new-app (IMAGE | IMAGESTREAM:TAG | GIT_URL) [--name=NAME] [-e KEY=VALUE] [-l KEY=VALUE]",
 		Short: "Create a new application",
@@ -126,14 +131,19 @@ func newCmdNewApp(env *commandEnv) *cobra.Command {
 			Create a new application from an image stream tag of the project, a
 			container image or a git repository with a Dockerfile.
 
-			It creates a DeploymentConfig that rolls out when its configuration or
-			its image stream tag changes, and a Service for the ports the image
-			exposes. An image from a registry gets an image stream that imports it;
-			a git repository gets the build configuration new-build makes, and the
+			It creates a Deployment whose image.openshift.io/triggers annotation
+			follows the image stream tag (the Deployment rolls out when its pod
+			template or the tag changes), and a Service for the ports the image
+			exposes; --as-deployment-config creates a DeploymentConfig instead. An
+			image from a registry gets an image stream that imports it; a git
+			repository gets the build configuration new-build makes, and the
 			application runs its output.`),
 		Example: templates.Examples(`
 			# Run the image stream tag mytime:latest of the current project
 			slipway new-app mytime:latest --name mytime
+
+			# The same as a DeploymentConfig
+			slipway new-app mytime:latest --name mytime --as-deployment-config
 
 			# Run an image from a registry, with an environment variable
 			slipway new-app quay.io/me/app:1.0 -e MODE=prod
@@ -143,9 +153,6 @@ func newCmdNewApp(env *commandEnv) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return errors.New("new-app needs exactly one image, image stream tag or git repository")
-			}
-			if !o.AsDeploymentConfig {
-				return errors.New("--as-deployment-config=false is not supported yet: new-app creates DeploymentConfigs")
 			}
 			o.Source = args[0]
 			return runNewApp(cmd.Context(), env, o)
@@ -157,7 +164,7 @@ func newCmdNewApp(env *commandEnv) *cobra.Command {
 	f.StringArrayVarP(&o.Labels, "labels", "l", nil, "Label to set in all resources for this application.")
 	f.StringVar(&o.ContextDir, "context-dir", "", "Context directory to be used for the build.")
 	f.StringVar(&o.Strategy, "strategy", "", "Specify the build strategy to use if you don't want to detect (docker).")
-	f.BoolVar(&o.AsDeploymentConfig, "as-deployment-config", true, "If true create this application as a deployment config (the only kind supported).")
+	f.BoolVar(&o.AsDeploymentConfig, "as-deployment-config", false, "If true create this application as a deployment config, which allows for hooks and custom strategies.")
 	f.BoolVar(&o.AllowMissingImageStreamTags, "allow-missing-imagestream-tags", false, "If true, indicates that image stream tags that don't exist should still be used.")
 	f.BoolVar(&o.InsecureRegistry, "insecure-registry", false, "If true, indicates that the referenced container images are on insecure registries and should bypass certificate checking")
 	return cmd
@@ -171,10 +178,11 @@ func isGitURL(s string) bool {
 
 // appImage is what new-app found for the image the application runs.
 type appImage struct {
-	// Stream and Tag are the image stream tag the DeploymentConfig's
-	// trigger follows.
+	// Stream and Tag are the image stream tag the application's trigger
+	// follows.
 	Stream, Tag string
-	// PullSpec is the tag's current pull spec ("" until it resolves).
+	// PullSpec is the tag's current pull spec ("" until it resolves), as
+	// the image trigger resolves it.
 	PullSpec string
 	// Found says where the image was found, oc's "--> Found ..." line.
 	Found string
@@ -243,13 +251,16 @@ func runNewApp(ctx context.Context, env *commandEnv, o *newAppOptions) error {
 	if image.Found != "" {
 		fmt.Fprintf(out, "%s\n\n", image.Found)
 	}
-	fmt.Fprintf(out, "    * This image will be deployed in deployment config %q\n", name)
-	for _, p := range image.Ports {
-		fmt.Fprintf(out, "    * Port %s will be load balanced by service %q\n", p, name)
+	if o.AsDeploymentConfig {
+		// oc describes only deployment configs this way.
+		fmt.Fprintf(out, "    * This image will be deployed in deployment config %q\n", name)
+		for _, p := range image.Ports {
+			fmt.Fprintf(out, "    * Port %s will be load balanced by service %q\n", p, name)
+		}
+		fmt.Fprintln(out)
 	}
-	fmt.Fprintln(out)
 
-	objects := generateNewApp(name, image, vars, extraLabels)
+	objects := generateNewApp(name, image, vars, extraLabels, o.AsDeploymentConfig)
 	fmt.Fprintln(out, "--> Creating resources ...")
 	if build != nil {
 		build.Config.Labels = withLabels(build.Config.Labels, objects.Labels)
@@ -275,10 +286,17 @@ func runNewApp(ctx context.Context, env *commandEnv, o *newAppOptions) error {
 		}
 		fmt.Fprintf(out, "    buildconfig.build.openshift.io %q created\n", build.Config.Name)
 	}
-	if _, err := c.dcs().Create(ctx, objects.Config, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("creating deploymentconfig %q: %w", name, err)
+	if objects.Config != nil {
+		if _, err := c.dcs().Create(ctx, objects.Config, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating deploymentconfig %q: %w", name, err)
+		}
+		fmt.Fprintf(out, "    deploymentconfig.apps.openshift.io %q created\n", name)
+	} else {
+		if _, err := c.kube.AppsV1().Deployments(c.namespace).Create(ctx, objects.Deployment, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating deployment %q: %w", name, err)
+		}
+		fmt.Fprintf(out, "    deployment.apps %q created\n", name)
 	}
-	fmt.Fprintf(out, "    deploymentconfig.apps.openshift.io %q created\n", name)
 	if objects.Service != nil {
 		if _, err := c.kube.CoreV1().Services(c.namespace).Create(ctx, objects.Service, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating service %q: %w", name, err)
@@ -289,12 +307,19 @@ func runNewApp(ctx context.Context, env *commandEnv, o *newAppOptions) error {
 	if build != nil {
 		fmt.Fprintf(out, "    Build scheduled, use '%s logs -f bc/%s' to track its progress.\n", CommandName, build.Config.Name)
 	}
-	if objects.Service != nil {
-		port := objects.Service.Spec.Ports[0].Port
-		fmt.Fprintln(out, "    Application is not exposed. You can expose it on a port of this host by executing the command below:")
-		fmt.Fprintf(out, "     '%s expose dc/%s --port=%d --host-port=HOST_PORT'\n", CommandName, name, port)
+	kind := "deployment"
+	if objects.Config != nil {
+		kind = "dc"
 	}
-	fmt.Fprintf(out, "    Run '%s rollout status dc/%s' to follow the rollout.\n", CommandName, name)
+	if objects.Service != nil {
+		fmt.Fprintln(out, "    Application is not exposed. You can expose it on a port of this host by executing the command below:")
+		if objects.Config != nil {
+			fmt.Fprintf(out, "     '%s expose dc/%s --port=%d --host-port=HOST_PORT'\n", CommandName, name, objects.Service.Spec.Ports[0].Port)
+		} else {
+			fmt.Fprintf(out, "     '%s expose svc/%s --host-port=HOST_PORT'\n", CommandName, name)
+		}
+	}
+	fmt.Fprintf(out, "    Run '%s rollout status %s/%s' to follow the rollout.\n", CommandName, kind, name)
 	return nil
 }
 
@@ -360,7 +385,13 @@ func findImageStreamTag(ctx context.Context, c *appsClients, o *newAppOptions) (
 	case err != nil:
 		return nil, fmt.Errorf("looking up image stream tag %s:%s: %w", stream, tag, err)
 	default:
-		image.PullSpec = istag.Image.DockerImageReference
+		// What the image trigger writes (the tag's newest event, as its
+		// reference policy says), so that the first rollout is the only
+		// one.
+		image.PullSpec = buildgenerator.LatestTaggedImage(is, tag)
+		if image.PullSpec == "" {
+			image.PullSpec = istag.Image.DockerImageReference
+		}
 		image.Found = fmt.Sprintf("--> Found image %s in image stream %q under tag %q for %q", shortDigest(istag.Image.Name), c.namespace+"/"+stream, tag, o.Source)
 		if image.Ports, err = imagePorts(&istag.Image); err != nil {
 			return nil, err
@@ -458,34 +489,36 @@ func exposedPorts(dockerfile string) []string {
 	return slices.Compact(ports)
 }
 
-// newAppObjects are what new-app creates for the image.
+// newAppObjects are what new-app creates for the image: a Deployment or,
+// with --as-deployment-config, a DeploymentConfig.
 type newAppObjects struct {
-	Labels  map[string]string
-	Stream  *imagev1.ImageStream
-	Config  *appsv1.DeploymentConfig
-	Service *corev1.Service
+	Labels     map[string]string
+	Stream     *imagev1.ImageStream
+	Deployment *kappsv1.Deployment
+	Config     *appsv1.DeploymentConfig
+	Service    *corev1.Service
 }
 
-// generateNewApp makes new-app's DeploymentConfig and Service (and image
-// stream) named name for image, as oc does.
-func generateNewApp(name string, image *appImage, vars []corev1.EnvVar, extraLabels map[string]string) *newAppObjects {
+// deploymentLabel is the label oc's new-app selects a Deployment's pods by.
+const deploymentLabel = "deployment"
+
+// generateNewApp makes new-app's Deployment (or DeploymentConfig) and
+// Service (and image stream) named name for image, as oc does.
+func generateNewApp(name string, image *appImage, vars []corev1.EnvVar, extraLabels map[string]string, asDeploymentConfig bool) *newAppObjects {
 	objLabels := withLabels(map[string]string{
 		"app":                         name,
 		"app.kubernetes.io/instance":  name,
 		"app.kubernetes.io/component": name,
 	}, extraLabels)
+	generatedBy := func() map[string]string { return map[string]string{"openshift.io/generated-by": generatedByNewApp} }
 	meta := func() metav1.ObjectMeta {
-		return metav1.ObjectMeta{
-			Name:        name,
-			Labels:      maps.Clone(objLabels),
-			Annotations: map[string]string{"openshift.io/generated-by": generatedByNewApp},
-		}
+		return metav1.ObjectMeta{Name: name, Labels: maps.Clone(objLabels), Annotations: generatedBy()}
 	}
 	gen := &newAppObjects{Labels: objLabels}
 	if image.NewStream != nil {
 		gen.Stream = image.NewStream.DeepCopy()
 		gen.Stream.Labels = withLabels(gen.Stream.Labels, objLabels)
-		gen.Stream.Annotations = withLabels(gen.Stream.Annotations, map[string]string{"openshift.io/generated-by": generatedByNewApp})
+		gen.Stream.Annotations = withLabels(gen.Stream.Annotations, generatedBy())
 	}
 
 	var containerPorts []corev1.ContainerPort
@@ -507,35 +540,55 @@ func generateNewApp(name string, image *appImage, vars []corev1.EnvVar, extraLab
 		})
 	}
 
-	selector := map[string]string{deployutil.DeploymentConfigLabel: name}
+	selector := map[string]string{deploymentLabel: name}
+	if asDeploymentConfig {
+		selector = map[string]string{deployutil.DeploymentConfigLabel: name}
+	}
 	pullSpec := image.PullSpec
 	if pullSpec == "" {
 		pullSpec = " " // filled in by the image trigger
 	}
-	gen.Config = &appsv1.DeploymentConfig{
-		ObjectMeta: meta(),
-		Spec: appsv1.DeploymentConfigSpec{
-			Replicas: 1,
-			Selector: selector,
-			Strategy: appsv1.DeploymentStrategy{Type: appsv1.DeploymentStrategyTypeRolling},
-			Template: &corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels:      maps.Clone(selector),
-					Annotations: map[string]string{"openshift.io/generated-by": generatedByNewApp},
+	template := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: maps.Clone(selector), Annotations: generatedBy()},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: name, Image: pullSpec, Ports: containerPorts, Env: vars,
+		}}},
+	}
+	istag := image.Stream + ":" + image.Tag
+	if asDeploymentConfig {
+		gen.Config = &appsv1.DeploymentConfig{
+			ObjectMeta: meta(),
+			Spec: appsv1.DeploymentConfigSpec{
+				Replicas: 1,
+				Selector: selector,
+				Strategy: appsv1.DeploymentStrategy{Type: appsv1.DeploymentStrategyTypeRolling},
+				Template: &template,
+				Triggers: appsv1.DeploymentTriggerPolicies{
+					{Type: appsv1.DeploymentTriggerOnConfigChange},
+					{Type: appsv1.DeploymentTriggerOnImageChange, ImageChangeParams: &appsv1.DeploymentTriggerImageChangeParams{
+						Automatic:      true,
+						ContainerNames: []string{name},
+						From:           corev1.ObjectReference{Kind: "ImageStreamTag", Name: istag},
+					}},
 				},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: name, Image: pullSpec, Ports: containerPorts, Env: vars,
-				}}},
 			},
-			Triggers: appsv1.DeploymentTriggerPolicies{
-				{Type: appsv1.DeploymentTriggerOnConfigChange},
-				{Type: appsv1.DeploymentTriggerOnImageChange, ImageChangeParams: &appsv1.DeploymentTriggerImageChangeParams{
-					Automatic:      true,
-					ContainerNames: []string{name},
-					From:           corev1.ObjectReference{Kind: "ImageStreamTag", Name: image.Stream + ":" + image.Tag},
-				}},
+		}
+	} else {
+		// oc leaves the image blank (" ") and lets the trigger fill it
+		// in; with the tag's image written already, Kubernetes makes one
+		// ReplicaSet instead of a first one whose pods cannot start.
+		gen.Deployment = &kappsv1.Deployment{
+			ObjectMeta: meta(),
+			Spec: kappsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](1),
+				Selector: &metav1.LabelSelector{MatchLabels: selector},
+				Template: template,
 			},
-		},
+		}
+		gen.Deployment.Annotations[triggerannotation.Key] = triggerannotation.Format([]triggerannotation.Trigger{{
+			From:      triggerannotation.Reference{Kind: "ImageStreamTag", Name: istag},
+			FieldPath: triggerannotation.ImageFieldPath("spec.template.spec", name, false),
+		}})
 	}
 	if len(servicePorts) > 0 {
 		gen.Service = &corev1.Service{
@@ -548,29 +601,45 @@ func generateNewApp(name string, image *appImage, vars []corev1.EnvVar, extraLab
 
 // ---------------------------------------------------------------- rollout
 
+// newCmdRollout is oc's rollout: kubectl's history, pause, resume, undo,
+// status and restart for deployments, daemon sets and stateful sets, the
+// same verbs (and latest, cancel, retry) for deployment configs.
 func newCmdRollout(env *commandEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout SUBCOMMAND",
-		Short: "Manage the rollout of a deployment config",
+		Short: "Manage the rollout of a resource",
 		Long: templates.LongDesc(`
-			Start a new rollout of a deployment config, follow it, view its history,
-			cancel or retry it, pause and resume its triggers, or roll back to an
-			earlier revision.`),
+			Manage the rollout of one or more resources: follow it, view its
+			history, pause and resume it, roll back to an earlier revision or
+			restart it. Deployment configs can also be rolled out again from the
+			latest state of their triggers, and have a rollout cancelled or a
+			failed one retried.
+
+			Valid resource types include:
+
+			   * deployments
+			   * daemonsets
+			   * statefulsets
+			   * deploymentconfigs (dc; a bare NAME names one)`),
 		Run: func(cmd *cobra.Command, _ []string) { _ = cmd.Help() },
 	}
-	one := func(use, short string, run func(ctx context.Context, c *appsClients, name string) error) *cobra.Command {
+	out, errOut := env.streams.Out, env.streams.ErrOut
+	clients := func() (*appsClients, error) { return newAppsClients(env) }
+
+	// dcOnly is a verb only deployment configs have (as in oc).
+	dcOnly := func(use, short string, run func(ctx context.Context, c *appsClients, name string) error) *cobra.Command {
 		return &cobra.Command{
 			Use:   use + " dc/NAME",
 			Short: short,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if len(args) != 1 {
-					return fmt.Errorf("rollout %s needs exactly one dc/NAME", use)
-				}
-				name, err := deploymentConfigName(args[0])
+				name, ok, err := rolloutDeploymentConfig(args)
 				if err != nil {
 					return err
 				}
-				c, err := newAppsClients(env)
+				if !ok {
+					return notADeploymentConfig(use, args)
+				}
+				c, err := clients()
 				if err != nil {
 					return err
 				}
@@ -578,46 +647,103 @@ func newCmdRollout(env *commandEnv) *cobra.Command {
 			},
 		}
 	}
-	out, errOut := env.streams.Out, env.streams.ErrOut
-	cmd.AddCommand(one("latest", "Start a new rollout for a deployment config with the latest state from its triggers",
+	// withDeploymentConfigs makes kubectl's verb kubectlCmd take deployment
+	// configs to run instead.
+	withDeploymentConfigs := func(kubectlCmd *cobra.Command, run func(cmd *cobra.Command, c *appsClients, name string) error) *cobra.Command {
+		kubectlRun := kubectlCmd.Run
+		kubectlCmd.Run = nil
+		kubectlCmd.RunE = func(cmd *cobra.Command, args []string) error {
+			name, ok, err := rolloutDeploymentConfig(args)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				kubectlRun(cmd, args)
+				return nil
+			}
+			c, err := clients()
+			if err != nil {
+				return err
+			}
+			return run(cmd, c, name)
+		}
+		return kubectlCmd
+	}
+	int64Flag := func(cmd *cobra.Command, name string) int64 {
+		v, _ := cmd.Flags().GetInt64(name)
+		return v
+	}
+	f, streams := env.factory, env.streams
+
+	cmd.AddCommand(dcOnly("latest", "Start a new rollout for a deployment config with the latest state from its triggers",
 		func(ctx context.Context, c *appsClients, name string) error { return rolloutLatest(ctx, c, name, out) }))
-	cmd.AddCommand(one("cancel", "Cancel the in-progress rollout of a deployment config",
+	cmd.AddCommand(dcOnly("cancel", "Cancel the in-progress rollout of a deployment config",
 		func(ctx context.Context, c *appsClients, name string) error { return rolloutCancel(ctx, c, name, out) }))
-	cmd.AddCommand(one("retry", "Retry the latest failed rollout of a deployment config",
+	cmd.AddCommand(dcOnly("retry", "Retry the latest failed rollout of a deployment config",
 		func(ctx context.Context, c *appsClients, name string) error { return rolloutRetry(ctx, c, name, out) }))
-	cmd.AddCommand(one("pause", "Mark a deployment config as paused: its triggers start no rollout",
-		func(ctx context.Context, c *appsClients, name string) error {
-			return rolloutPause(ctx, c, name, true, out)
+	cmd.AddCommand(withDeploymentConfigs(rollout.NewCmdRolloutPause(f, streams),
+		func(cmd *cobra.Command, c *appsClients, name string) error {
+			return rolloutPause(cmd.Context(), c, name, true, out)
 		}))
-	cmd.AddCommand(one("resume", "Resume a paused deployment config",
-		func(ctx context.Context, c *appsClients, name string) error {
-			return rolloutPause(ctx, c, name, false, out)
+	cmd.AddCommand(withDeploymentConfigs(rollout.NewCmdRolloutResume(f, streams),
+		func(cmd *cobra.Command, c *appsClients, name string) error {
+			return rolloutPause(cmd.Context(), c, name, false, out)
 		}))
-
-	var revision int64
-	history := one("history", "View the rollout history of a deployment config",
-		func(ctx context.Context, c *appsClients, name string) error {
-			return rolloutHistory(ctx, c, name, revision, out)
-		})
-	history.Flags().Int64Var(&revision, "revision", 0, "See the details, including podTemplate of the revision specified")
-	cmd.AddCommand(history)
-
-	var toRevision int64
-	undo := one("undo", "Roll back to a previous rollout",
-		func(ctx context.Context, c *appsClients, name string) error {
-			return rolloutUndo(ctx, c, name, toRevision, out, errOut)
-		})
-	undo.Flags().Int64Var(&toRevision, "to-revision", 0, "The revision to roll back to. Default to 0 (last revision).")
-	cmd.AddCommand(undo)
-
-	watchStatus := true
-	status := one("status", "Show the status of the rollout",
-		func(ctx context.Context, c *appsClients, name string) error {
-			return rolloutStatus(ctx, c, name, watchStatus, out)
-		})
-	status.Flags().BoolVarP(&watchStatus, "watch", "w", true, "Watch the status of the rollout until it's done.")
-	cmd.AddCommand(status)
+	cmd.AddCommand(withDeploymentConfigs(rollout.NewCmdRolloutHistory(f, streams),
+		func(cmd *cobra.Command, c *appsClients, name string) error {
+			return rolloutHistory(cmd.Context(), c, name, int64Flag(cmd, "revision"), out)
+		}))
+	cmd.AddCommand(withDeploymentConfigs(rollout.NewCmdRolloutUndo(CommandName, f, streams),
+		func(cmd *cobra.Command, c *appsClients, name string) error {
+			return rolloutUndo(cmd.Context(), c, name, int64Flag(cmd, "to-revision"), out, errOut)
+		}))
+	cmd.AddCommand(withDeploymentConfigs(rollout.NewCmdRolloutStatus(f, streams),
+		func(cmd *cobra.Command, c *appsClients, name string) error {
+			follow, _ := cmd.Flags().GetBool("watch")
+			return rolloutStatus(cmd.Context(), c, name, follow, out)
+		}))
+	cmd.AddCommand(rollout.NewCmdRolloutRestart(f, streams))
 	return cmd
+}
+
+// rolloutDeploymentConfig returns the NAME of "dc/NAME", "dc NAME" or a
+// bare "NAME" (a deployment config, as Slipway has always read it); false
+// for another kind, which kubectl's rollout handles.
+func rolloutDeploymentConfig(args []string) (string, bool, error) {
+	switch len(args) {
+	case 1:
+		kind, name, ok := strings.Cut(args[0], "/")
+		if !ok {
+			return args[0], true, nil
+		}
+		if !isDeploymentConfigKind(kind) {
+			return "", false, nil
+		}
+		if name == "" {
+			return "", false, fmt.Errorf("%q: the name is empty", args[0])
+		}
+		return name, true, nil
+	case 2:
+		if isDeploymentConfigKind(args[0]) {
+			return args[1], true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// notADeploymentConfig is oc's answer to a deployment-config-only verb
+// on another kind, with the verb that does it for a Deployment.
+func notADeploymentConfig(verb string, args []string) error {
+	target := strings.Join(args, "/")
+	_, name, _ := strings.Cut(target, "/")
+	if name == "" {
+		return fmt.Errorf("rollout %s needs exactly one dc/NAME", verb)
+	}
+	err := fmt.Errorf("%s is not a deployment config", name)
+	if verb == "latest" {
+		err = fmt.Errorf("%w: use '%s rollout restart %s' to roll it out again", err, CommandName, target)
+	}
+	return err
 }
 
 func rolloutLatest(ctx context.Context, c *appsClients, name string, out io.Writer) error {

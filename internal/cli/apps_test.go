@@ -112,7 +112,7 @@ func TestNewAppFromImageStreamTag(t *testing.T) {
 	e := newAppsEnv(t, "newapp-istag")
 	pullSpec := pushImageWithPorts(t, e.images, e.ns, "mytime", "latest", "8080/tcp", "53/udp")
 
-	out := e.mustRun("new-app", "mytime:latest", "--name", "mytime", "-e", "GREETING=hi", "-l", "team=a")
+	out := e.mustRun("new-app", "mytime:latest", "--name", "mytime", "-e", "GREETING=hi", "-l", "team=a", "--as-deployment-config")
 	for _, want := range []string{
 		`--> Found image `,
 		` in image stream "newapp-istag/mytime" under tag "latest" for "mytime:latest"` + "\n",
@@ -169,7 +169,7 @@ func TestNewAppFromImageStreamTag(t *testing.T) {
 	}
 
 	// A second new-app of the same name reports the conflict.
-	if _, _, err := e.run("new-app", "mytime:latest", "--name", "mytime"); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, _, err := e.run("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("second new-app: err = %v", err)
 	}
 }
@@ -183,7 +183,7 @@ func TestNewAppFromRegistryImage(t *testing.T) {
 		Config: ggcrv1.Config{ExposedPorts: map[string]struct{}{"8080/tcp": {}}},
 	})
 
-	out := e.mustRun("new-app", ref, "--name", "mytime")
+	out := e.mustRun("new-app", ref, "--name", "mytime", "--as-deployment-config")
 	for _, want := range []string{
 		`    imagestream.image.openshift.io "mytime" created` + "\n",
 		`    deploymentconfig.apps.openshift.io "mytime" created` + "\n",
@@ -206,7 +206,7 @@ func TestNewAppFromRegistryImage(t *testing.T) {
 	}
 
 	// An image the registry does not have: nothing is created.
-	if _, _, err := e.run("new-app", reg.Ref("veer/none:latest"), "--name", "none"); err == nil || !strings.Contains(err.Error(), "unable to locate") {
+	if _, _, err := e.run("new-app", reg.Ref("veer/none:latest"), "--name", "none", "--as-deployment-config"); err == nil || !strings.Contains(err.Error(), "unable to locate") {
 		t.Errorf("new-app of a missing image: err = %v", err)
 	}
 	if _, err := e.images.ImageV1().ImageStreams(e.ns).Get(context.Background(), "none", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -228,7 +228,7 @@ func TestNewAppFromGit(t *testing.T) {
 		}
 	}
 
-	out := e.mustRun("new-app", "file://"+repo, "--name", "timeapp")
+	out := e.mustRun("new-app", "file://"+repo, "--name", "timeapp", "--as-deployment-config")
 	for _, want := range []string{
 		`    imagestream.image.openshift.io "busybox" created` + "\n",
 		`    imagestream.image.openshift.io "timeapp" created` + "\n",
@@ -265,10 +265,10 @@ func TestNewAppMissingTag(t *testing.T) {
 	if _, err := e.images.ImageV1().ImageStreams(e.ns).Create(context.Background(), &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "later"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.run("new-app", "later:v1"); err == nil || !strings.Contains(err.Error(), "--allow-missing-imagestream-tags") {
+	if _, _, err := e.run("new-app", "later:v1", "--as-deployment-config"); err == nil || !strings.Contains(err.Error(), "--allow-missing-imagestream-tags") {
 		t.Fatalf("new-app of a missing tag: err = %v", err)
 	}
-	e.mustRun("new-app", "later:v1", "--allow-missing-imagestream-tags")
+	e.mustRun("new-app", "later:v1", "--allow-missing-imagestream-tags", "--as-deployment-config")
 	dc := e.dc("later")
 	if img := dc.Spec.Template.Spec.Containers[0].Image; img != " " {
 		t.Errorf("image before the trigger resolves = %q, want \" \"", img)
@@ -285,7 +285,7 @@ func TestNewAppMissingTag(t *testing.T) {
 func TestExposeHostPort(t *testing.T) {
 	e := newAppsEnv(t, "expose-project")
 	pushImageWithPorts(t, e.images, e.ns, "mytime", "latest", "8080/tcp")
-	e.mustRun("new-app", "mytime:latest", "--name", "mytime")
+	e.mustRun("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 
 	// The service new-app made gets the host port.
 	if out := e.mustRun("expose", "dc", "mytime", "--port=8080", "--host-port=18080"); !strings.HasPrefix(out, "service/mytime exposed\n") {

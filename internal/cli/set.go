@@ -51,8 +51,8 @@ type setTriggersOptions struct {
 func newCmdSetTriggers(env *commandEnv) *cobra.Command {
 	o := &setTriggersOptions{}
 	cmd := &cobra.Command{
-		Use:   "triggers (dc/NAME | bc/NAME) [--from-config|--from-image|--from-github|--from-webhook] [--auto|--manual]",
-		Short: "Update the triggers on deployment configs and build configs",
+		Use:   "triggers (deployment/NAME | dc/NAME | bc/NAME | statefulset/NAME | daemonset/NAME | cronjob/NAME) [--from-config|--from-image|--from-github|--from-webhook] [--auto|--manual]",
+		Short: "Update the triggers on one or more objects",
 		Long: templates.LongDesc(`
 			Set or remove triggers.
 
@@ -61,6 +61,10 @@ func newCmdSetTriggers(env *commandEnv) *cobra.Command {
 			containers follow). Automatic image triggers write the tag's image into
 			the containers; manual ones (as 'rollout undo' leaves them) do not.
 			--manual also removes the config change trigger, --auto adds it back.
+
+			Deployments, stateful sets, daemon sets and cron jobs follow image
+			stream tags through their image.openshift.io/triggers annotation;
+			a deployment's config change trigger is its being not paused.
 
 			Build configs build on config changes (the first build only), image
 			changes and webhooks. Without flags the triggers are listed.`),
@@ -74,6 +78,7 @@ func newCmdSetTriggers(env *commandEnv) *cobra.Command {
 
 			# Roll out container mytime whenever image stream tag mytime:latest changes
 			slipway set triggers dc/mytime --from-image=mytime:latest -c mytime
+			slipway set triggers deployment/mytime --from-image=mytime:latest -c mytime
 
 			# Stop triggering on config changes
 			slipway set triggers dc/mytime --from-config --remove
@@ -110,8 +115,9 @@ func newCmdSetTriggers(env *commandEnv) *cobra.Command {
 	return cmd
 }
 
-// setTriggersTarget reads "dc/NAME", "bc/NAME", "dc NAME" or "bc NAME";
-// kind is "dc" or "bc".
+// setTriggersTarget reads "dc/NAME", "bc/NAME", "dc NAME", "bc NAME" or
+// the same of an annotated workload kind; kind is "dc", "bc" or the
+// workload's resource ("deployments").
 func setTriggersTarget(args []string) (kind, name string, err error) {
 	var resource string
 	switch len(args) {
@@ -133,7 +139,10 @@ func setTriggersTarget(args []string) (kind, name string, err error) {
 	case isBuildConfigKind(resource):
 		return "bc", name, nil
 	}
-	return "", "", fmt.Errorf("%s/%s does not support triggers: only deployment configs (dc) and build configs (bc) have them", resource, name)
+	if w, ok := workloadKindOf(resource); ok {
+		return w.resource, name, nil
+	}
+	return "", "", fmt.Errorf("%s/%s does not support triggers", resource, name)
 }
 
 // isBuildConfigKind reports whether a TYPE of TYPE/NAME names build configs.
@@ -207,6 +216,13 @@ func runSetTriggers(ctx context.Context, env *commandEnv, o *setTriggersOptions,
 			return err
 		}
 		return setDeploymentConfigTriggers(ctx, c, o, name, env.streams.Out)
+	}
+	if w, ok := workloadKindOf(kind); ok {
+		c, err := newAppsClients(env)
+		if err != nil {
+			return err
+		}
+		return setWorkloadTriggers(ctx, c, w, o, name, env.streams.Out)
 	}
 	builds, _, namespace, err := buildClients(env)
 	if err != nil {
@@ -387,7 +403,11 @@ func updateDeploymentConfigTriggers(dc *appsv1.DeploymentConfig, o *setTriggersO
 	case o.FromConfig:
 		addConfig()
 	default: // --from-image
-		names, err := triggerContainers(dc, o.containerNames())
+		var spec *corev1.PodSpec
+		if dc.Spec.Template != nil {
+			spec = &dc.Spec.Template.Spec
+		}
+		names, err := triggerContainers(spec, o.containerNames())
 		if err != nil {
 			return err
 		}
@@ -411,14 +431,15 @@ func updateDeploymentConfigTriggers(dc *appsv1.DeploymentConfig, o *setTriggersO
 }
 
 // triggerContainers checks the --containers of an image trigger against
-// dc's containers and init containers; none given means the only one.
-func triggerContainers(dc *appsv1.DeploymentConfig, names []string) ([]string, error) {
+// the containers and init containers of spec (nil for none); none given
+// means the only one.
+func triggerContainers(spec *corev1.PodSpec, names []string) ([]string, error) {
 	var all []string
-	if dc.Spec.Template != nil {
-		for _, c := range dc.Spec.Template.Spec.InitContainers {
+	if spec != nil {
+		for _, c := range spec.InitContainers {
 			all = append(all, c.Name)
 		}
-		for _, c := range dc.Spec.Template.Spec.Containers {
+		for _, c := range spec.Containers {
 			all = append(all, c.Name)
 		}
 	}

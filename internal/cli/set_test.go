@@ -39,7 +39,7 @@ func tableLines(out string) []string {
 func TestSetTriggersDeploymentConfig(t *testing.T) {
 	e := newAppsEnv(t, "set-triggers-dc")
 	pushImageWithPorts(t, e.images, e.ns, "mytime", "latest", "8080/tcp")
-	e.mustRun("new-app", "mytime:latest", "--name", "mytime")
+	e.mustRun("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 
 	want := []string{
 		"NAME TYPE VALUE AUTO",
@@ -249,7 +249,7 @@ func TestSetImageDeploymentConfig(t *testing.T) {
 
 	// A container an automatic image trigger follows gets a warning.
 	pushImageWithPorts(t, e.images, e.ns, "mytime", "latest", "8080/tcp")
-	e.mustRun("new-app", "mytime:latest", "--name", "mytime")
+	e.mustRun("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 	out, errOut, err := e.run("set", "image", "dc/mytime", "mytime=reg.test/mytime:old")
 	if err != nil || !strings.Contains(errOut, "set triggers dc/mytime --manual") || !strings.HasSuffix(out, "image updated\n") {
 		t.Errorf("set image on a triggered container: err %v, stdout %q, stderr %q", err, out, errOut)
@@ -259,7 +259,7 @@ func TestSetImageDeploymentConfig(t *testing.T) {
 func TestExposeHostIP(t *testing.T) {
 	e := newAppsEnv(t, "expose-hostip")
 	pushImageWithPorts(t, e.images, e.ns, "mytime", "latest", "8080/tcp")
-	e.mustRun("new-app", "mytime:latest", "--name", "mytime")
+	e.mustRun("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 
 	out := e.mustRun("expose", "dc/mytime", "--port=8080", "--host-port=18090", "--host-ip=127.0.0.2")
 	if !strings.Contains(out, "Port 18090 on 127.0.0.2 forwards to port 8080 of the pods of deploymentconfig.apps.openshift.io/mytime") {

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -42,6 +44,10 @@ const DefaultStopGracePeriod = 10 * time.Second
 
 // Config is what the agent needs.
 type Config struct {
+	// NodeName is the Node this agent registers and whose pods it runs:
+	// only pods with spec.nodeName equal to it. Required; the server
+	// passes the lowercased hostname.
+	NodeName string
 	// DataDir is the server's data directory; pods live under DataDir/pods.
 	DataDir string
 	// APIHost and APIPort are the API server's loopback address, given to
@@ -49,9 +55,13 @@ type Config struct {
 	APIHost, APIPort string
 	// BuildkitHost is the buildkitd address given to pods as BUILDKIT_HOST.
 	BuildkitHost string
-	// Client writes pod status and reads secrets and service accounts.
+	// Client authenticates as the node (system:node:<NodeName> in
+	// system:nodes): it registers the Node and its Lease, writes pod status
+	// and reads what the node's pods use (secrets, config maps, tokens).
 	Client kubernetes.Interface
-	// Pods is the informer of all pods; its factory is started by the caller.
+	// Pods is the informer of the node's pods (a field selector
+	// spec.nodeName=<NodeName>, as the kubelet's); pods bound elsewhere are
+	// ignored anyway. Its factory is started by the caller.
 	Pods coreinformers.PodInformer
 	// Programs maps the argv[0] a host-process container may name to the
 	// executable run for it; nil means {"slipway": this executable}. Only
@@ -77,8 +87,25 @@ type Config struct {
 	// means a client with the defaults (system CAs, loopback may be plain
 	// HTTP).
 	Registry *image.Client
-	// HostIP is written to status.hostIP; default 127.0.0.1.
+	// HostIP is the Node's InternalIP and the pods' status.hostIP;
+	// default 127.0.0.1.
 	HostIP string
+
+	// KubeletListen is the host:port of the kubelet API (containerLogs,
+	// healthz), which kube-apiserver calls for pods/log; empty turns it
+	// off. The Node advertises the port bound (port 0 takes a free one).
+	KubeletListen string
+	// KubeletCertFile and KubeletKeyFile are the kubelet API's serving
+	// certificate (signed by the cluster CA, for HostIP).
+	KubeletCertFile, KubeletKeyFile string
+	// ClientCAFile is the CA of the client certificates the kubelet API
+	// accepts (the cluster CA: kube-apiserver's kubelet client cert).
+	ClientCAFile string
+	// LeaseRenewInterval is how often the node's Lease is renewed
+	// (default 10 s, for a lease of 40 s, as the kubelet's);
+	// NodeStatusReportInterval how often the Node's status is written
+	// when nothing changed (default 5 min).
+	LeaseRenewInterval, NodeStatusReportInterval time.Duration
 	// RestartBackoff is the first delay before a container restarts
 	// (default 10 s), doubling up to MaxRestartBackoff (default 5 min);
 	// a container that ran BackoffReset (default 10 min) starts over.
@@ -95,6 +122,8 @@ type Agent struct {
 	logs     podlogs.Dir
 	runtimes []Runtime
 	log      *slog.Logger
+	// node registers the Node and reports its status and Lease.
+	node *nodeReporter
 
 	mu      sync.Mutex
 	running map[string]*podRun // by namespace/name
@@ -109,8 +138,17 @@ type Agent struct {
 // New returns an agent watching pods through cfg.Pods. Call it before the
 // informer factory starts.
 func New(cfg Config) (*Agent, error) {
-	if cfg.DataDir == "" || cfg.Client == nil || cfg.Pods == nil {
-		return nil, errors.New("node agent: DataDir, Client and Pods are required")
+	if cfg.NodeName == "" || cfg.DataDir == "" || cfg.Client == nil || cfg.Pods == nil {
+		return nil, errors.New("node agent: NodeName, DataDir, Client and Pods are required")
+	}
+	if cfg.KubeletListen != "" && (cfg.KubeletCertFile == "" || cfg.KubeletKeyFile == "" || cfg.ClientCAFile == "") {
+		return nil, errors.New("node agent: KubeletListen needs KubeletCertFile, KubeletKeyFile and ClientCAFile")
+	}
+	if cfg.LeaseRenewInterval <= 0 {
+		cfg.LeaseRenewInterval = DefaultLeaseRenewInterval
+	}
+	if cfg.NodeStatusReportInterval <= 0 {
+		cfg.NodeStatusReportInterval = DefaultNodeStatusReportInterval
 	}
 	if cfg.StopGracePeriod <= 0 {
 		cfg.StopGracePeriod = DefaultStopGracePeriod
@@ -171,6 +209,12 @@ func New(cfg Config) (*Agent, error) {
 			a.runtimes = append(a.runtimes, rc)
 		}
 	}
+	_, runcOn := a.runtimes[len(a.runtimes)-1].(*runcRuntime)
+	m, err := readMachine(cfg.DataDir, cfg.RuncBinary, runcOn)
+	if err != nil {
+		return nil, fmt.Errorf("node agent: %w", err)
+	}
+	a.node = &nodeReporter{a: a, machine: m}
 	enqueue := func(obj any) {
 		key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
 		if err != nil {
@@ -197,7 +241,26 @@ func (a *Agent) Run(ctx context.Context, workers int) error {
 	defer a.queue.ShutDown()
 	a.ctx = ctx
 
-	a.log.Info("starting", "dir", a.logs)
+	a.log.Info("starting", "node", a.cfg.NodeName, "dir", a.logs)
+	if a.cfg.KubeletListen != "" {
+		l, srv, err := a.listenKubeletAPI()
+		if err != nil {
+			return fmt.Errorf("node agent: %w", err)
+		}
+		// The port bound, which the Node advertises (KubeletListen may ask
+		// for any free one).
+		a.node.port = int32(l.Addr().(*net.TCPAddr).Port)
+		go func() {
+			if err := srv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("kubelet API stopped", "error", err)
+			}
+		}()
+		defer srv.Close()
+	}
+	// The Node and its heartbeats go on beside the pods: the scheduler
+	// binds pods here only while the Node is Ready and its Lease fresh.
+	go a.node.run(ctx)
+	go a.node.leaseController().Run(ctx)
 	if err := killOrphans(a.logs, a.log); err != nil {
 		a.log.Error("cleaning up after the previous run", "error", err)
 	}
@@ -268,6 +331,11 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("getting pod %s from cache: %w", key, err)
 	}
+	if pod.Spec.NodeName != a.cfg.NodeName {
+		// Not scheduled yet, or another node's: spec.nodeName is set once,
+		// so this is never a pod the agent runs.
+		return nil
+	}
 	rt := a.runtimeFor(pod)
 	if rt == nil {
 		// No runtime here runs it (application pods wait for the runc runtime).
@@ -294,7 +362,10 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 		}
 		return a.finalizeDeletion(ctx, pod)
 	}
-	if run != nil || finished || terminal(pod) {
+	if run != nil {
+		return a.refreshTokens(ctx, key, pod, run)
+	}
+	if finished || terminal(pod) {
 		if terminal(pod) && run == nil {
 			_ = podFiles(a.logs.PodDir(namespace, name)).removeSecrets()
 		}
@@ -443,6 +514,45 @@ func (a *Agent) updateStatus(ctx context.Context, pod *corev1.Pod, mutate func(*
 		}
 		return fmt.Errorf("writing status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
+	return nil
+}
+
+// allocatable is the Node's allocatable resources: the default limits of
+// a container without its own, for the downward API.
+func (a *Agent) allocatable() corev1.ResourceList { return a.node.machine.capacity }
+
+// scheduleTokenRefresh makes sync renew the running pod's projected
+// tokens at refreshAt (zero: it has none).
+func (a *Agent) scheduleTokenRefresh(key string, run *podRun, refreshAt time.Time) {
+	if refreshAt.IsZero() {
+		run.refreshAt.Store(0)
+		return
+	}
+	run.refreshAt.Store(refreshAt.UnixNano())
+	a.queue.AddAfter(key, time.Until(refreshAt))
+}
+
+// refreshTokens writes new projected tokens into a running pod's volumes
+// once 80% of the old ones' lifetime has passed, as the kubelet does.
+func (a *Agent) refreshTokens(ctx context.Context, key string, pod *corev1.Pod, run *podRun) error {
+	at := run.refreshAt.Load()
+	if at == 0 || run.stopped() || run.uid != pod.UID {
+		return nil
+	}
+	if wait := time.Until(time.Unix(0, at)); wait > 0 {
+		a.queue.AddAfter(key, wait)
+		return nil
+	}
+	files := podFiles(a.logs.PodDir(pod.Namespace, pod.Name))
+	next, err := a.refreshTokenVolumes(ctx, pod, files)
+	if run.ended.Load() {
+		// The pod ended meanwhile: what was written goes with the rest.
+		return files.removeSecrets()
+	}
+	if err != nil {
+		return fmt.Errorf("renewing the tokens of %s: %w", key, err)
+	}
+	a.scheduleTokenRefresh(key, run, next)
 	return nil
 }
 

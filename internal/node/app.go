@@ -155,7 +155,7 @@ func (st *appState) apply(s *corev1.PodStatus, final bool) {
 // containers one after the other, then every container under its own
 // supervisor (restart policy with back-off, probes), with the status
 // written as it changes.
-func (a *Agent) executeApp(pod *corev1.Pod, rt SandboxRuntime, files podFiles, hasToken bool, run *podRun) {
+func (a *Agent) executeApp(pod *corev1.Pod, rt SandboxRuntime, files podFiles, run *podRun) {
 	key := pod.Namespace + "/" + pod.Name
 	ctx := a.ctx
 	defer a.finishRun(pod, files, run)
@@ -206,7 +206,7 @@ func (a *Agent) executeApp(pod *corev1.Pod, rt SandboxRuntime, files podFiles, h
 	}()
 
 	for i := range pod.Spec.InitContainers {
-		if !a.supervise(pod, rt, files, hasToken, sandbox, run, slot{st: st, init: true, index: i}, &pod.Spec.InitContainers[i]) {
+		if !a.supervise(pod, rt, files, sandbox, run, slot{st: st, init: true, index: i}, &pod.Spec.InitContainers[i]) {
 			// The pod ends: its containers never start.
 			for j := range pod.Spec.Containers {
 				slot{st: st, index: j}.update(func(cs *corev1.ContainerStatus) { *cs = notStarted(&pod.Spec.Containers[j]) })
@@ -219,7 +219,7 @@ func (a *Agent) executeApp(pod *corev1.Pod, rt SandboxRuntime, files podFiles, h
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a.supervise(pod, rt, files, hasToken, sandbox, run, slot{st: st, index: i}, &pod.Spec.Containers[i])
+			a.supervise(pod, rt, files, sandbox, run, slot{st: st, index: i}, &pod.Spec.Containers[i])
 		}()
 	}
 	wg.Wait()
@@ -267,7 +267,7 @@ func sleepUnlessStopped(run *podRun, d time.Duration) bool {
 // Kubernetes' back-off per restartPolicy (init containers: on failure
 // unless Never), image pulls retried with back-off, probed while it runs.
 // It returns whether the container's last run succeeded.
-func (a *Agent) supervise(pod *corev1.Pod, rt SandboxRuntime, files podFiles, hasToken bool, sandbox Sandbox, run *podRun, sl slot, c *corev1.Container) bool {
+func (a *Agent) supervise(pod *corev1.Pod, rt SandboxRuntime, files podFiles, sandbox Sandbox, run *podRun, sl slot, c *corev1.Container) bool {
 	policy := pod.Spec.RestartPolicy
 	if policy == "" {
 		policy = corev1.RestartPolicyAlways
@@ -296,7 +296,7 @@ func (a *Agent) supervise(pod *corev1.Pod, rt SandboxRuntime, files podFiles, ha
 		if run.stopped() {
 			return end(false)
 		}
-		s := a.launch(pod, rt, c, files, hasToken, run, sandbox, attempt)
+		s := a.launch(pod, rt, c, files, run, sandbox, attempt)
 		var pullErr *ImagePullError
 		if s.proc == nil && errors.As(s.err, &pullErr) {
 			msg := pullErr.Error()

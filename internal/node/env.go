@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
+	resourcehelper "k8s.io/kubernetes/pkg/api/v1/resource"
+	"k8s.io/kubernetes/pkg/fieldpath"
+
+	"github.com/slipway-dev/slipway/internal/podenv"
 )
 
 // containerEnv is the environment of a host-process container: PATH from
@@ -15,7 +19,7 @@ import (
 // then what the agent gives every pod (API address, BuildKit address, the
 // builders' source cache, work dir, termination log, service account
 // directory).
-func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, files podFiles, hasToken bool) ([]string, error) {
+func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, files podFiles) ([]string, error) {
 	var names []string
 	values := map[string]string{}
 	set := func(name, value string) {
@@ -32,7 +36,7 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	set("HOME", files.home())
 	set("HOSTNAME", pod.Name)
 	for _, e := range c.Env {
-		value, err := a.envValue(ctx, pod, e)
+		value, err := a.envValue(ctx, pod, c, e)
 		if err != nil {
 			return nil, err
 		}
@@ -48,8 +52,10 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	set("SLIPWAY_SOURCE_CACHE", filepath.Join(a.cfg.DataDir, "builds", "source-cache"))
 	set("SLIPWAY_WORK_DIR", files.work())
 	set("SLIPWAY_TERMINATION_LOG", files.terminationLog())
-	if hasToken {
-		set("SLIPWAY_SERVICEACCOUNT_DIR", files.serviceAccount())
+	// The pod's kube-api-access volume (token, ca.crt, namespace): a host
+	// process does not see its mount at serviceAccountMountPath.
+	if dir := serviceAccountDir(c, files); dir != "" {
+		set(podenv.EnvServiceAccountDir, dir)
 	}
 	// Lets the next agent recognise this process as the pod's (killOrphans).
 	set(podUIDEnv, string(pod.UID))
@@ -65,7 +71,7 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 func (a *Agent) appEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container) ([]string, error) {
 	env := make([]string, 0, len(c.Env)+2)
 	for _, e := range c.Env {
-		value, err := a.envValue(ctx, pod, e)
+		value, err := a.envValue(ctx, pod, c, e)
 		if err != nil {
 			return nil, err
 		}
@@ -77,20 +83,20 @@ func (a *Agent) appEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 
 // envValue is the value of the container env var e: its value, or its
 // source resolved.
-func (a *Agent) envValue(ctx context.Context, pod *corev1.Pod, e corev1.EnvVar) (string, error) {
+func (a *Agent) envValue(ctx context.Context, pod *corev1.Pod, c *corev1.Container, e corev1.EnvVar) (string, error) {
 	if e.ValueFrom == nil {
 		return e.Value, nil
 	}
-	v, err := a.valueFrom(ctx, pod, e.ValueFrom)
+	v, err := a.valueFrom(ctx, pod, c, e.ValueFrom)
 	if err != nil {
 		return "", fmt.Errorf("env %s: %w", e.Name, err)
 	}
 	return v, nil
 }
 
-// valueFrom resolves an env var's source: pod fields, secret and config
-// map keys.
-func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, from *corev1.EnvVarSource) (string, error) {
+// valueFrom resolves an env var's source: pod fields, container
+// resources, secret and config map keys.
+func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, from *corev1.EnvVarSource) (string, error) {
 	switch {
 	case from.FieldRef != nil:
 		switch from.FieldRef.FieldPath {
@@ -104,8 +110,18 @@ func (a *Agent) valueFrom(ctx context.Context, pod *corev1.Pod, from *corev1.Env
 			return pod.Spec.ServiceAccountName, nil
 		case "spec.nodeName":
 			return pod.Spec.NodeName, nil
+		case "status.hostIP":
+			return a.cfg.HostIP, nil
 		}
-		return "", fmt.Errorf("field %q is not supported", from.FieldRef.FieldPath)
+		// metadata.labels['key'], metadata.annotations['key'], ...
+		return fieldpath.ExtractFieldPathAsString(pod, from.FieldRef.FieldPath)
+	case from.ResourceFieldRef != nil:
+		ref := from.ResourceFieldRef.DeepCopy()
+		if ref.ContainerName == "" {
+			ref.ContainerName = c.Name
+		}
+		// An unset limit is the node's allocatable, as on a kubelet.
+		return resourcehelper.ExtractResourceValueByContainerNameAndNodeAllocatable(ref, pod, ref.ContainerName, a.allocatable())
 	case from.SecretKeyRef != nil:
 		ref := from.SecretKeyRef
 		s, err := readForPod(ctx, a.client.CoreV1().Secrets(pod.Namespace).Get, ref.Name)

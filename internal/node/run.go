@@ -11,10 +11,11 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/slipway-dev/slipway/internal/podlogs"
 )
 
 // podRun is one running pod: the handle sync uses to stop it.
@@ -27,6 +28,12 @@ type podRun struct {
 	removeDir atomic.Bool // the pod is deleted: remove its directory at the end
 	// grace, when set, replaces the agent's grace period: the deletion's.
 	grace atomic.Int64
+	// refreshAt is when the pod's projected tokens are requested again
+	// (Unix nanoseconds; zero for never).
+	refreshAt atomic.Int64
+	// ended is set before the pod's secrets are removed at its end: a
+	// token renewal that wrote after that removes them again.
+	ended atomic.Bool
 	done  chan struct{}
 }
 
@@ -81,36 +88,21 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
 			return fmt.Errorf("creating %s: %w", dir, err)
 		}
 	}
-	// Volumes and the token are read from the API side by side: a build
-	// pod waits for both before its builder starts.
-	var hasToken bool
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := a.materializeVolumes(gctx, pod, files); err != nil {
-			return fmt.Errorf("mounting volumes of %s: %w", key, err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		var err error
-		if hasToken, err = a.materializeServiceAccount(gctx, pod, files); err != nil {
-			return fmt.Errorf("service account token of %s: %w", key, err)
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	refreshAt, err := a.materializeVolumes(ctx, pod, files)
+	if err != nil {
 		_ = files.removeSecrets()
-		return err
+		return fmt.Errorf("mounting volumes of %s: %w", key, err)
 	}
 	run := newPodRun(pod.UID)
 	a.mu.Lock()
 	a.running[key] = run
 	a.mu.Unlock()
+	a.scheduleTokenRefresh(key, run, refreshAt)
 	a.log.Info("starting pod", "pod", key, "runtime", rt.Name())
 	if sr, ok := rt.(SandboxRuntime); ok {
-		go a.executeApp(pod.DeepCopy(), sr, files, hasToken, run)
+		go a.executeApp(pod.DeepCopy(), sr, files, run)
 	} else {
-		go a.execute(pod.DeepCopy(), rt, files, hasToken, run)
+		go a.execute(pod.DeepCopy(), rt, files, run)
 	}
 	return nil
 }
@@ -121,6 +113,7 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
 func (a *Agent) finishRun(pod *corev1.Pod, files podFiles, run *podRun) {
 	key := pod.Namespace + "/" + pod.Name
 	_ = os.Remove(files.pidFile())
+	run.ended.Store(true)
 	if err := files.removeSecrets(); err != nil {
 		a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
 	}
@@ -150,7 +143,7 @@ type started struct {
 // execute runs the pod to its end: init containers one after the other
 // (the pod stays Pending), then all containers (Running), then writes the
 // terminal phase with each container's exit code and message.
-func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bool, run *podRun) {
+func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, run *podRun) {
 	key := pod.Namespace + "/" + pod.Name
 	ctx := a.ctx
 	defer a.finishRun(pod, files, run)
@@ -165,7 +158,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 			failed = true
 			continue
 		}
-		s := a.launch(pod, rt, c, files, hasToken, run, nil, 0)
+		s := a.launch(pod, rt, c, files, run, nil, 0)
 		<-s.exited
 		status := a.terminatedStatus(s, files)
 		initStatuses = append(initStatuses, status)
@@ -180,7 +173,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 		failed = true
 	} else {
 		for i := range pod.Spec.Containers {
-			launched = append(launched, a.launch(pod, rt, &pod.Spec.Containers[i], files, hasToken, run, nil, 0))
+			launched = append(launched, a.launch(pod, rt, &pod.Spec.Containers[i], files, run, nil, 0))
 		}
 		startTime := metav1.Now()
 		err := a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
@@ -215,6 +208,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 
 	// Nothing of the pod runs any more: its secrets go before anyone can
 	// see it ended (finishRun would do it after the status write).
+	run.ended.Store(true)
 	if err := files.removeSecrets(); err != nil {
 		a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
 	}
@@ -243,7 +237,7 @@ func (a *Agent) execute(pod *corev1.Pod, rt Runtime, files podFiles, hasToken bo
 
 // launch starts container c (its attempt-th start, in sandbox when the
 // runtime has them); a start failure is recorded as its exit.
-func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files podFiles, hasToken bool, run *podRun, sandbox Sandbox, attempt int) *started {
+func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files podFiles, run *podRun, sandbox Sandbox, attempt int) *started {
 	s := &started{container: c, startedAt: metav1.Now(), exited: make(chan struct{}),
 		logPath: a.logs.ContainerLog(pod.Namespace, pod.Name, c.Name)}
 	fail := func(err error) *started {
@@ -256,7 +250,7 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	if _, ok := rt.(SandboxRuntime); ok {
 		env, err = a.appEnv(a.ctx, pod, c)
 	} else {
-		env, err = a.containerEnv(a.ctx, pod, c, files, hasToken)
+		env, err = a.containerEnv(a.ctx, pod, c, files)
 	}
 	if err != nil {
 		return fail(err)
@@ -264,6 +258,14 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fail(fmt.Errorf("opening the log: %w", err))
+	}
+	// Where this run's output begins: the kubelet API serves a restarted
+	// container's current run, or with previous the one before.
+	if info, err := log.Stat(); err == nil {
+		err = podlogs.AppendRun(a.logs.ContainerRuns(pod.Namespace, pod.Name, c.Name), podlogs.Run{Offset: info.Size(), Started: s.startedAt.Time})
+		if err != nil {
+			a.log.Error("recording a container start", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "error", err)
+		}
 	}
 	var stdin *os.File
 	var stdinFeed func(exited <-chan struct{})
@@ -276,7 +278,7 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 		}
 	}
 	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log, Stdin: stdin,
-		Files: files, HasToken: hasToken, Sandbox: sandbox, Attempt: attempt})
+		Files: files, Sandbox: sandbox, Attempt: attempt})
 	if stdin != nil {
 		// The child has its own copy of the pipe's read end.
 		stdin.Close()

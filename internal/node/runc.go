@@ -271,34 +271,24 @@ func (r *runcRuntime) removeBundle(id string) error {
 	return os.RemoveAll(dir)
 }
 
-// pullSecrets returns the keyring of the pod's pull secrets: its own and
-// its service account's. Missing secrets are skipped, as on a kubelet.
+// pullSecrets returns the keyring of the pod's pull secrets. Those of its
+// service account are among them: the ServiceAccount admission plugin
+// copies them into the pod when it is created, and a node may not read
+// service accounts. Missing secrets are skipped, as on a kubelet.
 func (r *runcRuntime) pullSecrets(ctx context.Context, pod *corev1.Pod) (image.Keyring, error) {
-	names := map[string]bool{}
-	for _, s := range pod.Spec.ImagePullSecrets {
-		names[s.Name] = true
-	}
-	sa := pod.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
-	account, err := readForPod(ctx, r.client.CoreV1().ServiceAccounts(pod.Namespace).Get, sa)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return image.Keyring{}, fmt.Errorf("service account %q: %w", sa, err)
-	}
-	if err == nil {
-		for _, s := range account.ImagePullSecrets {
-			names[s.Name] = true
-		}
-	}
 	var secrets []corev1.Secret
-	for n := range names {
-		s, err := readForPod(ctx, r.client.CoreV1().Secrets(pod.Namespace).Get, n)
+	seen := map[string]bool{}
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		if seen[ref.Name] {
+			continue
+		}
+		seen[ref.Name] = true
+		s, err := readForPod(ctx, r.client.CoreV1().Secrets(pod.Namespace).Get, ref.Name)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return image.Keyring{}, fmt.Errorf("pull secret %q: %w", n, err)
+			return image.Keyring{}, fmt.Errorf("pull secret %q: %w", ref.Name, err)
 		}
 		secrets = append(secrets, *s)
 	}
@@ -529,19 +519,16 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 	}
 	readOnlyVolume := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {
-		readOnlyVolume[v.Name] = v.Secret != nil || v.ConfigMap != nil
+		readOnlyVolume[v.Name] = v.Secret != nil || v.ConfigMap != nil || v.Projected != nil || v.DownwardAPI != nil
 	}
-	hasSAMount := false
+	// The service account token is one of these: the kube-api-access
+	// projected volume the ServiceAccount admission plugin mounts.
 	for _, m := range c.VolumeMounts {
 		src := files.volume(m.Name)
 		if m.SubPath != "" {
 			src = filepath.Join(src, filepath.Clean("/"+m.SubPath))
 		}
 		mounts = append(mounts, bind(src, m.MountPath, m.ReadOnly || readOnlyVolume[m.Name]))
-		hasSAMount = hasSAMount || m.MountPath == serviceAccountMountPath
-	}
-	if spec.HasToken && !hasSAMount {
-		mounts = append(mounts, bind(files.serviceAccount(), serviceAccountMountPath, true))
 	}
 	opts := []oci.SpecOpts{
 		oci.WithRootFSPath(rootfs),
@@ -583,9 +570,6 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 	s.Process.Terminal = false
 	return s, nil
 }
-
-// serviceAccountMountPath is where pods find their service account token.
-const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 func bind(src, dst string, readOnly bool) specs.Mount {
 	opts := []string{"rbind", "rprivate"}

@@ -39,10 +39,8 @@ type ContainerSpec struct {
 	// Stdin, when set, is the container's stdin (a container with
 	// stdin: true); nil means no stdin.
 	Stdin *os.File
-	// Files is the pod's directory (volumes, token, /etc files).
+	// Files is the pod's directory (volumes, /etc files).
 	Files podFiles
-	// HasToken says the service account token is in Files.
-	HasToken bool
 	// Sandbox is the pod's sandbox from SandboxRuntime.Prepare; nil for
 	// other runtimes.
 	Sandbox Sandbox

@@ -8,179 +8,346 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	resourcehelper "k8s.io/kubernetes/pkg/api/v1/resource"
+	"k8s.io/kubernetes/pkg/fieldpath"
 )
 
 // podFiles is the layout of one pod's directory on this machine.
 type podFiles string
 
 func (d podFiles) volume(name string) string { return filepath.Join(string(d), "volumes", name) }
-func (d podFiles) serviceAccount() string    { return filepath.Join(string(d), "serviceaccount") }
 func (d podFiles) work() string              { return filepath.Join(string(d), "work") }
 func (d podFiles) home() string              { return filepath.Join(string(d), "home") }
 func (d podFiles) terminationLog() string    { return filepath.Join(string(d), "termination-log") }
 func (d podFiles) pidFile() string           { return filepath.Join(string(d), "pid") }
 
-// removeSecrets deletes the pod's copies of secrets (volumes, token) once
+// removeSecrets deletes the pod's copies of secrets (volumes, tokens) once
 // nothing runs that could read them.
 func (d podFiles) removeSecrets() error {
-	return errors.Join(os.RemoveAll(filepath.Join(string(d), "volumes")), os.RemoveAll(d.serviceAccount()))
+	return os.RemoveAll(filepath.Join(string(d), "volumes"))
 }
 
-// materializeVolumes writes the pod's secret and config map volumes and
-// creates its emptyDirs under the pod directory. A missing secret or config
-// map that is not optional is an error: the pod waits, as on a kubelet.
-func (a *Agent) materializeVolumes(ctx context.Context, pod *corev1.Pod, files podFiles) error {
+// serviceAccountMountPath is where pods find their service account token:
+// the ServiceAccount admission plugin mounts the pod's kube-api-access
+// projected volume there.
+const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// serviceAccountDir is the host directory holding what container c sees
+// at serviceAccountMountPath (token, ca.crt, namespace), or "" when
+// nothing is mounted there (automountServiceAccountToken: false).
+func serviceAccountDir(c *corev1.Container, files podFiles) string {
+	for _, m := range c.VolumeMounts {
+		if strings.TrimSuffix(m.MountPath, "/") == serviceAccountMountPath {
+			dir := files.volume(m.Name)
+			if m.SubPath != "" {
+				dir = filepath.Join(dir, filepath.Clean("/"+m.SubPath))
+			}
+			return dir
+		}
+	}
+	return ""
+}
+
+// tokenRefreshAfter is the share of a projected token's lifetime after
+// which it is requested again, the kubelet's.
+const tokenRefreshAfter = 0.8
+
+// volumeRefresh collects, while a pod's volumes are written, the earliest
+// time one of them must be written again (a token's 80%).
+type volumeRefresh struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (r *volumeRefresh) add(t time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at.IsZero() || t.Before(r.at) {
+		r.at = t
+	}
+}
+
+// materializeVolumes writes the pod's secret, config map, projected and
+// downward API volumes and creates its emptyDirs under the pod directory;
+// it returns when a projected token in them must be renewed (zero when
+// none). A missing secret or config map that is not optional is an error:
+// the pod waits, as on a kubelet.
+func (a *Agent) materializeVolumes(ctx context.Context, pod *corev1.Pod, files podFiles) (time.Time, error) {
+	return a.writeVolumes(ctx, pod, files, func(corev1.Volume) bool { return true })
+}
+
+// refreshTokenVolumes writes again the pod's volumes that hold a projected
+// service account token, with new tokens.
+func (a *Agent) refreshTokenVolumes(ctx context.Context, pod *corev1.Pod, files podFiles) (time.Time, error) {
+	return a.writeVolumes(ctx, pod, files, func(v corev1.Volume) bool {
+		if v.Projected == nil {
+			return false
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ServiceAccountToken != nil {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func (a *Agent) writeVolumes(ctx context.Context, pod *corev1.Pod, files podFiles, selected func(corev1.Volume) bool) (time.Time, error) {
 	// One API read per volume, side by side: a build pod has two or three
-	// secrets and waits for all of them before it starts.
+	// secrets and its token and waits for all of them before it starts.
+	refresh := &volumeRefresh{}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, v := range pod.Spec.Volumes {
-		dir := files.volume(v.Name)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
+		if !selected(v) {
+			continue
 		}
-		g.Go(func() error { return a.materializeVolume(gctx, pod.Namespace, v, dir) })
+		dir := files.volume(v.Name)
+		mode := os.FileMode(0o755)
+		if v.EmptyDir != nil {
+			// Writable by whatever user the containers run as, as the
+			// kubelet makes it.
+			mode = 0o777
+		}
+		if err := os.MkdirAll(dir, mode); err != nil {
+			return time.Time{}, err
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			return time.Time{}, err
+		}
+		g.Go(func() error {
+			if err := a.materializeVolume(gctx, pod, v, dir, refresh); err != nil {
+				return fmt.Errorf("volume %q: %w", v.Name, err)
+			}
+			return nil
+		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	return refresh.at, err
 }
 
-// materializeVolume writes volume v into dir.
-func (a *Agent) materializeVolume(ctx context.Context, namespace string, v corev1.Volume, dir string) error {
+// volumeFile is one file of a volume: its content and mode.
+type volumeFile struct {
+	data []byte
+	mode os.FileMode
+}
+
+// materializeVolume writes volume v of pod into dir.
+func (a *Agent) materializeVolume(ctx context.Context, pod *corev1.Pod, v corev1.Volume, dir string, refresh *volumeRefresh) error {
+	out := map[string]volumeFile{}
+	var err error
 	switch {
 	case v.Secret != nil:
-		secret, err := readForPod(ctx, a.client.CoreV1().Secrets(namespace).Get, v.Secret.SecretName)
-		if apierrors.IsNotFound(err) && v.Secret.Optional != nil && *v.Secret.Optional {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("volume %q: secret %q: %w", v.Name, v.Secret.SecretName, err)
-		}
-		if err := writeKeys(dir, secret.Data, v.Secret.Items); err != nil {
-			return fmt.Errorf("volume %q: %w", v.Name, err)
-		}
+		err = a.secretFiles(ctx, pod.Namespace, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, v.Secret.DefaultMode, out)
 	case v.ConfigMap != nil:
-		cm, err := readForPod(ctx, a.client.CoreV1().ConfigMaps(namespace).Get, v.ConfigMap.Name)
-		if apierrors.IsNotFound(err) && v.ConfigMap.Optional != nil && *v.ConfigMap.Optional {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("volume %q: config map %q: %w", v.Name, v.ConfigMap.Name, err)
-		}
-		data := map[string][]byte{}
-		for k, s := range cm.Data {
-			data[k] = []byte(s)
-		}
-		for k, b := range cm.BinaryData {
-			data[k] = b
-		}
-		if err := writeKeys(dir, data, v.ConfigMap.Items); err != nil {
-			return fmt.Errorf("volume %q: %w", v.Name, err)
-		}
+		err = a.configMapFiles(ctx, pod.Namespace, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional, v.ConfigMap.DefaultMode, out)
+	case v.DownwardAPI != nil:
+		err = a.downwardAPIFiles(pod, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode, out)
+	case v.Projected != nil:
+		err = a.projectedFiles(ctx, pod, v.Projected, out, refresh)
 	case v.EmptyDir != nil:
 		// The directory is the volume.
+		return nil
 	default:
-		return fmt.Errorf("volume %q: only secret, configMap and emptyDir volumes are supported", v.Name)
+		return errors.New("only secret, configMap, projected, downwardAPI and emptyDir volumes are supported")
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	return writeFiles(dir, out)
 }
 
-// writeKeys writes data into dir, one 0600 file per key, or only the keys
-// items selects, at their paths.
-func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath) error {
-	paths := map[string]string{}
+// fileMode is the mode of a volume's file: the item's, else the volume's
+// default, else 0644 (the API server's default for these volumes).
+func fileMode(item, defaultMode *int32) os.FileMode {
+	switch {
+	case item != nil:
+		return os.FileMode(*item) & os.ModePerm
+	case defaultMode != nil:
+		return os.FileMode(*defaultMode) & os.ModePerm
+	}
+	return 0o644
+}
+
+func optional(b *bool) bool { return b != nil && *b }
+
+// keyFiles adds data to out, each key as a file named after it, or only
+// the keys items selects, at their paths.
+func keyFiles(data map[string][]byte, items []corev1.KeyToPath, optionalKeys bool, defaultMode *int32, out map[string]volumeFile) error {
 	if len(items) == 0 {
-		for k := range data {
-			paths[k] = k
+		for k, b := range data {
+			out[k] = volumeFile{data: b, mode: fileMode(nil, defaultMode)}
 		}
+		return nil
 	}
 	for _, item := range items {
-		if _, ok := data[item.Key]; !ok {
+		b, ok := data[item.Key]
+		if !ok {
+			if optionalKeys {
+				continue
+			}
 			return fmt.Errorf("key %q not found", item.Key)
 		}
-		paths[item.Key] = item.Path
+		out[item.Path] = volumeFile{data: b, mode: fileMode(item.Mode, defaultMode)}
 	}
-	for key, rel := range paths {
-		clean := filepath.Clean(rel)
-		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return fmt.Errorf("path %q leaves the volume", rel)
+	return nil
+}
+
+func (a *Agent) secretFiles(ctx context.Context, namespace, name string, items []corev1.KeyToPath, opt *bool, defaultMode *int32, out map[string]volumeFile) error {
+	secret, err := readForPod(ctx, a.client.CoreV1().Secrets(namespace).Get, name)
+	if apierrors.IsNotFound(err) && optional(opt) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("secret %q: %w", name, err)
+	}
+	return keyFiles(secret.Data, items, optional(opt), defaultMode, out)
+}
+
+func (a *Agent) configMapFiles(ctx context.Context, namespace, name string, items []corev1.KeyToPath, opt *bool, defaultMode *int32, out map[string]volumeFile) error {
+	cm, err := readForPod(ctx, a.client.CoreV1().ConfigMaps(namespace).Get, name)
+	if apierrors.IsNotFound(err) && optional(opt) {
+		return nil
+	}
+	if err != nil {
+		// kube-root-ca.crt, in every pod's token volume, is published in
+		// a new namespace by kube-controller-manager a moment after the
+		// namespace: the sync is retried until it is there.
+		return fmt.Errorf("config map %q: %w", name, err)
+	}
+	data := map[string][]byte{}
+	for k, s := range cm.Data {
+		data[k] = []byte(s)
+	}
+	for k, b := range cm.BinaryData {
+		data[k] = b
+	}
+	return keyFiles(data, items, optional(opt), defaultMode, out)
+}
+
+// downwardAPIFiles adds the pod's fields and its containers' resources
+// the items name.
+func (a *Agent) downwardAPIFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, defaultMode *int32, out map[string]volumeFile) error {
+	for _, item := range items {
+		var value string
+		var err error
+		switch {
+		case item.FieldRef != nil:
+			value, err = fieldpath.ExtractFieldPathAsString(pod, item.FieldRef.FieldPath)
+		case item.ResourceFieldRef != nil:
+			value, err = resourcehelper.ExtractResourceValueByContainerNameAndNodeAllocatable(
+				item.ResourceFieldRef, pod, item.ResourceFieldRef.ContainerName, a.allocatable())
+		default:
+			err = errors.New("neither fieldRef nor resourceFieldRef")
 		}
-		target := filepath.Join(dir, clean)
-		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-			return err
+		if err != nil {
+			return fmt.Errorf("downward API item %q: %w", item.Path, err)
 		}
-		if err := os.WriteFile(target, data[key], 0o600); err != nil {
+		out[item.Path] = volumeFile{data: []byte(value), mode: fileMode(item.Mode, defaultMode)}
+	}
+	return nil
+}
+
+// projectedFiles adds the sources of a projected volume: secrets, config
+// maps, downward API items and service account tokens.
+func (a *Agent) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, out map[string]volumeFile, refresh *volumeRefresh) error {
+	for _, src := range p.Sources {
+		var err error
+		switch {
+		case src.Secret != nil:
+			err = a.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, p.DefaultMode, out)
+		case src.ConfigMap != nil:
+			err = a.configMapFiles(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, p.DefaultMode, out)
+		case src.DownwardAPI != nil:
+			err = a.downwardAPIFiles(pod, src.DownwardAPI.Items, p.DefaultMode, out)
+		case src.ServiceAccountToken != nil:
+			var token []byte
+			var renew time.Time
+			token, renew, err = a.requestToken(ctx, pod, src.ServiceAccountToken)
+			if err == nil {
+				out[src.ServiceAccountToken.Path] = volumeFile{data: token, mode: fileMode(nil, p.DefaultMode)}
+				refresh.add(renew)
+			}
+		default:
+			err = errors.New("only secret, configMap, downwardAPI and serviceAccountToken projections are supported")
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// materializeServiceAccount writes the token secret of the pod's service
-// account as token, ca.crt and namespace; false when the pod opted out.
-func (a *Agent) materializeServiceAccount(ctx context.Context, pod *corev1.Pod, files podFiles) (bool, error) {
-	if pod.Spec.AutomountServiceAccountToken != nil && !*pod.Spec.AutomountServiceAccountToken {
-		return false, nil
+// requestToken asks the TokenRequest API for a token of the pod's service
+// account bound to the pod (it stops working when the pod is deleted),
+// with the audience and lifetime the projection asks for; renew is when
+// tokenRefreshAfter of its lifetime has passed.
+func (a *Agent) requestToken(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAccountTokenProjection) (token []byte, renew time.Time, err error) {
+	account := pod.Spec.ServiceAccountName
+	if account == "" {
+		account = "default"
 	}
-	name := pod.Spec.ServiceAccountName
-	if name == "" {
-		name = "default"
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: p.ExpirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID},
+	}}
+	if p.Audience != "" {
+		req.Spec.Audiences = []string{p.Audience}
 	}
-	secret, err := a.serviceAccountToken(ctx, pod.Namespace, name)
+	issued := time.Now()
+	resp, err := a.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, account, req, metav1.CreateOptions{})
 	if err != nil {
-		return false, err
+		return nil, time.Time{}, fmt.Errorf("token of service account %q: %w", account, err)
 	}
-	dir := files.serviceAccount()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return false, err
+	lifetime := resp.Status.ExpirationTimestamp.Sub(issued)
+	if lifetime <= 0 {
+		lifetime = time.Hour
 	}
-	data := map[string][]byte{
-		corev1.ServiceAccountTokenKey:     secret.Data[corev1.ServiceAccountTokenKey],
-		corev1.ServiceAccountRootCAKey:    secret.Data[corev1.ServiceAccountRootCAKey],
-		corev1.ServiceAccountNamespaceKey: []byte(pod.Namespace),
-	}
-	return true, writeKeys(dir, data, nil)
+	return []byte(resp.Status.Token), issued.Add(time.Duration(float64(lifetime) * tokenRefreshAfter)), nil
 }
 
-// serviceAccountToken finds the token secret of a service account: one it
-// references, else any secret annotated with its name.
-func (a *Agent) serviceAccountToken(ctx context.Context, namespace, name string) (*corev1.Secret, error) {
-	sa, err := readForPod(ctx, a.client.CoreV1().ServiceAccounts(namespace).Get, name)
+// writeFiles writes files into dir at their relative paths, each replaced
+// in one step (a new file renamed over the old) so that a reader never
+// sees half a token.
+func writeFiles(dir string, files map[string]volumeFile) error {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("service account %q: %w", name, err)
+		return err
 	}
-	isToken := func(s *corev1.Secret) bool {
-		return s.Type == corev1.SecretTypeServiceAccountToken && s.Annotations[corev1.ServiceAccountNameKey] == name &&
-			len(s.Data[corev1.ServiceAccountTokenKey]) > 0
-	}
-	// Token secrets are named <account>-token-<suffix> by the service
-	// account controller: those first, the pull secrets the account also
-	// lists (dockercfg, linked ones) after, so one GET usually does.
-	refs := append([]corev1.ObjectReference(nil), sa.Secrets...)
-	sort.SliceStable(refs, func(i, j int) bool {
-		return strings.HasPrefix(refs[i].Name, name+"-token-") && !strings.HasPrefix(refs[j].Name, name+"-token-")
-	})
-	for _, ref := range refs {
-		s, err := readForPod(ctx, a.client.CoreV1().Secrets(namespace).Get, ref.Name)
-		if err == nil && isToken(s) {
-			return s, nil
+	defer root.Close()
+	for rel, f := range files {
+		clean := filepath.Clean(rel)
+		if filepath.IsAbs(clean) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("path %q leaves the volume", rel)
+		}
+		if parent := filepath.Dir(clean); parent != "." {
+			if err := root.MkdirAll(parent, 0o755); err != nil {
+				return err
+			}
+		}
+		tmp := filepath.Join(filepath.Dir(clean), "."+filepath.Base(clean)+".tmp")
+		w, err := root.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, f.mode)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(f.data)
+		err = errors.Join(err, w.Chmod(f.mode), w.Close())
+		if err == nil {
+			err = root.Rename(tmp, clean)
+		}
+		if err != nil {
+			_ = root.Remove(tmp)
+			return fmt.Errorf("writing %s: %w", rel, err)
 		}
 	}
-	// Secrets are not selectable by type here, so filter the whole list.
-	list, err := a.client.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing token secrets of %q: %w", namespace, err)
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	for i := range list.Items {
-		if isToken(&list.Items[i]) {
-			return &list.Items[i], nil
-		}
-	}
-	return nil, fmt.Errorf("service account %q has no token secret yet", name)
+	return nil
 }
 
 // rewriteVolumePaths maps an env value naming a path inside a volume mount

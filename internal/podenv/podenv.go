@@ -26,8 +26,10 @@ const (
 	EnvServiceHost = "KUBERNETES_SERVICE_HOST"
 	EnvServicePort = "KUBERNETES_SERVICE_PORT"
 	// EnvServiceAccountDir holds the pod's service account token and the
-	// API server's CA (token, ca.crt): a host process has no
-	// /var/run/secrets mount.
+	// API server's CA (token, ca.crt, namespace): the pod's kube-api-access
+	// projected volume, which a host process does not see mounted at
+	// /var/run/secrets/kubernetes.io/serviceaccount. The node agent renews
+	// the token in place before it expires.
 	EnvServiceAccountDir = "SLIPWAY_SERVICEACCOUNT_DIR"
 	// EnvTerminationLog is the file whose content becomes the container's
 	// terminated.message.
@@ -36,7 +38,8 @@ const (
 
 // ClientConfig is the API client configuration of a program in a pod: the
 // address from EnvServiceHost/EnvServicePort (port 443 by default), the
-// service account's token and CA from EnvServiceAccountDir.
+// service account's token and CA from EnvServiceAccountDir. The token file
+// is read again as the node renews it, as in-cluster clients do.
 func ClientConfig(getenv func(string) string, userAgent string) (*rest.Config, error) {
 	host, port, saDir := getenv(EnvServiceHost), getenv(EnvServicePort), getenv(EnvServiceAccountDir)
 	if host == "" {
@@ -48,13 +51,15 @@ func ClientConfig(getenv func(string) string, userAgent string) (*rest.Config, e
 	if saDir == "" {
 		return nil, errors.New(EnvServiceAccountDir + " is not set")
 	}
-	token, err := os.ReadFile(filepath.Join(saDir, "token"))
+	tokenFile := filepath.Join(saDir, "token")
+	token, err := os.ReadFile(tokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the service account token: %w", err)
 	}
 	return &rest.Config{
 		Host:            "https://" + net.JoinHostPort(host, port),
 		BearerToken:     strings.TrimSpace(string(token)),
+		BearerTokenFile: tokenFile,
 		TLSClientConfig: rest.TLSClientConfig{CAFile: filepath.Join(saDir, "ca.crt")},
 		UserAgent:       userAgent,
 	}, nil

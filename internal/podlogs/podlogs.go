@@ -6,9 +6,14 @@ package podlogs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -168,4 +173,59 @@ func ValidateLimits(tailLines, limitBytes *int64) field.ErrorList {
 		errs = append(errs, field.Invalid(field.NewPath("limitBytes"), *limitBytes, "must be greater than 0"))
 	}
 	return errs
+}
+
+// ContainerRuns is the file that records each start of a container:
+// <dir>/pods/<namespace>/<pod>/<container>.runs, one line per start with
+// the log's size then and the start time (RFC 3339). A restarted container
+// appends to the same log; this says where each run's output begins.
+func (d Dir) ContainerRuns(namespace, pod, container string) string {
+	return filepath.Join(d.PodDir(namespace, pod), container+".runs")
+}
+
+// Run is one start of a container.
+type Run struct {
+	// Offset is where the run's output begins in the log file.
+	Offset int64
+	// Started is when it started.
+	Started time.Time
+}
+
+// AppendRun records run in the runs file at path.
+func AppendRun(path string, run Run) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d %s\n", run.Offset, run.Started.UTC().Format(time.RFC3339Nano))
+	return errors.Join(err, f.Close())
+}
+
+// ReadRuns returns the runs recorded in the file at path, oldest first; a
+// missing file is no run.
+func ReadRuns(path string) ([]Run, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var runs []Run
+	for _, line := range strings.Split(string(b), "\n") {
+		offset, started, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(offset, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: offset %q: %w", path, offset, err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, started)
+		if err != nil {
+			return nil, fmt.Errorf("%s: time %q: %w", path, started, err)
+		}
+		runs = append(runs, Run{Offset: n, Started: t})
+	}
+	return runs, nil
 }

@@ -23,6 +23,14 @@ type Options struct {
 	TailLines *int64
 	// LimitBytes, when set, ends the stream after that many bytes.
 	LimitBytes *int64
+	// From is the offset the log starts at: the bytes before it are an
+	// earlier run's (a restarted container appends to the same file).
+	// TailLines counts back no further than From.
+	From int64
+	// To, when not zero, is where the log ends (a later run begins):
+	// reading stops there, TailLines counts back from it, and Follow does
+	// not apply.
+	To int64
 	// PollInterval is how often a follower looks for new bytes at the end
 	// of the file; 100ms when zero.
 	PollInterval time.Duration
@@ -45,6 +53,9 @@ func Open(ctx context.Context, path string, opts Options, done DoneFunc) (io.Rea
 	}
 	if opts.LimitBytes != nil {
 		r.remaining = max(*opts.LimitBytes, 0)
+	}
+	if opts.To > 0 {
+		r.opts.Follow = false
 	}
 	if err := r.open(); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -74,14 +85,34 @@ func (r *reader) open() error {
 	if err != nil {
 		return err
 	}
-	if r.opts.TailLines != nil {
-		offset, err := tailOffset(f, *r.opts.TailLines)
-		if err == nil {
-			_, err = f.Seek(offset, io.SeekStart)
+	offset := r.opts.From
+	end := r.opts.To
+	if end <= 0 {
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
 		}
+		end = info.Size()
+	}
+	if r.opts.TailLines != nil {
+		tail, err := tailOffset(f, end, *r.opts.TailLines)
 		if err != nil {
 			f.Close()
 			return fmt.Errorf("finding the last %d lines of %s: %w", *r.opts.TailLines, r.path, err)
+		}
+		offset = max(offset, tail)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return fmt.Errorf("seeking in %s: %w", r.path, err)
+		}
+	}
+	if r.opts.To > 0 {
+		left := max(r.opts.To-offset, 0)
+		if r.remaining < 0 || r.remaining > left {
+			r.remaining = left
 		}
 	}
 	r.file = f
@@ -145,14 +176,10 @@ func (r *reader) Close() error {
 	return r.file.Close()
 }
 
-// tailOffset returns where the last n lines of f start. A final newline
-// ends the last line rather than starting an empty one.
-func tailOffset(f *os.File, n int64) (int64, error) {
-	info, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	size := info.Size()
+// tailOffset returns where the last n lines of f before offset size
+// start. A final newline ends the last line rather than starting an empty
+// one.
+func tailOffset(f *os.File, size, n int64) (int64, error) {
 	if n <= 0 {
 		return size, nil
 	}

@@ -28,6 +28,12 @@ func TestOpenWhole(t *testing.T) {
 		{"limit", "hello world\n", Options{LimitBytes: ptr(5)}, "hello"},
 		{"tail then limit", "one\ntwo\nthree\n", Options{TailLines: ptr(1), LimitBytes: ptr(3)}, "thr"},
 		{"empty", "", Options{TailLines: ptr(3)}, ""},
+		{"from", "run1\nrun2a\nrun2b\n", Options{From: 5}, "run2a\nrun2b\n"},
+		{"tail stops at from", "run1\nrun2\n", Options{From: 5, TailLines: ptr(5)}, "run2\n"},
+		{"from to", "run1\nrun2\nrun3\n", Options{From: 5, To: 10}, "run2\n"},
+		{"tail before to", "a\nb\nc\nd\n", Options{To: 6, TailLines: ptr(1)}, "c\n"},
+		{"limit within to", "abcdef", Options{To: 4, LimitBytes: ptr(2)}, "ab"},
+		{"to ends follow", "abcdef", Options{To: 3, Follow: true}, "abc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,5 +162,23 @@ func TestDirOf(t *testing.T) {
 	}
 	if got := dir.ContainerLog("ns", "p", "c"); got != "/data/pods/ns/p/c.log" {
 		t.Errorf("ContainerLog = %q", got)
+	}
+}
+
+func TestRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.runs")
+	if runs, err := ReadRuns(path); err != nil || runs != nil {
+		t.Fatalf("no file: %v, %v", runs, err)
+	}
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 123456789, time.UTC)
+	want := []Run{{Offset: 0, Started: t0}, {Offset: 42, Started: t0.Add(time.Minute)}}
+	for _, r := range want {
+		if err := AppendRun(path, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ReadRuns(path)
+	if err != nil || len(got) != 2 || got[0] != want[0] || !got[1].Started.Equal(want[1].Started) || got[1].Offset != 42 {
+		t.Errorf("ReadRuns = %v, %v; want %v", got, err, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 
 	"log/slog"
@@ -17,15 +18,17 @@ import (
 
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/buildkit"
 	"github.com/slipway-dev/slipway/internal/controller/imageimport"
-	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
+	"github.com/slipway-dev/slipway/internal/controlplane"
 	"github.com/slipway-dev/slipway/internal/etcd"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/imageregistry"
 	"github.com/slipway-dev/slipway/internal/node/cni"
+	"github.com/slipway-dev/slipway/internal/pki"
 )
 
 // Options are the flags of `slipway server`.
@@ -54,6 +57,17 @@ type Options struct {
 	HostPortAddress string
 	// PodSubnet is the pod network's IPv4 subnet.
 	PodSubnet string
+	// ServiceCIDR is where Services' cluster IPs come from.
+	ServiceCIDR string
+	// NodeName names this machine's Node; default its host name.
+	NodeName string
+	// KubeletListen is the node's kubelet API address (logs, exec);
+	// port 0 picks a free one, which the Node object publishes.
+	KubeletListen string
+	// APIOnly runs etcd, the Kubernetes control plane and the OpenShift
+	// API server only: no Slipway controllers, node, registry or BuildKit
+	// (for tests that run those parts themselves).
+	APIOnly bool
 }
 
 // NewCommand returns `slipway server`.
@@ -62,13 +76,16 @@ func NewCommand() *cobra.Command {
 		DataDir: defaultDataDir(), Listen: "127.0.0.1:8443", Workers: 2, RegistryListen: imageregistry.DefaultListen,
 		ImageImportInterval: imageimport.DefaultInterval, ImageImportRate: imageimport.DefaultRatePerMinute,
 		HostPortAddress: "127.0.0.1", PodSubnet: cni.DefaultSubnet,
+		ServiceCIDR: controlplane.DefaultServiceCIDR, KubeletListen: "127.0.0.1:0",
 	}
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Slipway API server, controllers and etcd on this machine",
-		Long: `Run Slipway: the OpenShift-compatible API server (build, image, apps and
-project APIs plus the core v1 resources they use), its controllers, and an
-embedded etcd under --data-dir unless --etcd-servers names an external one.
+		Long: `Run Slipway: the Kubernetes control plane (kube-apiserver, controller
+manager, scheduler) with OpenShift's API server aggregated on it (build,
+image, apps and project APIs), Slipway's controllers, the node that runs
+pods, the internal registry and BuildKit, on an embedded etcd under
+--data-dir unless --etcd-servers names an external one.
 
 At first start it generates a CA, a serving certificate, an admin token and
 an encryption key into the data directory, and writes admin.kubeconfig there.`,
@@ -93,6 +110,11 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.IntVar(&o.ImageImportRate, "image-import-rate", o.ImageImportRate, "Scheduled image imports per minute, bursting to twice that; -1 for no limit")
 	f.StringVar(&o.PodSubnet, "pod-subnet", o.PodSubnet, "IPv4 subnet of the pod network (the CNI bridge slipway0); must not overlap another interface's")
 	f.StringVar(&o.HostPortAddress, "host-port-address", o.HostPortAddress, "IP address Services' host ports (nodePort, expose --host-port) listen on; 0.0.0.0 for every interface")
+	f.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "IPv4 range Services' cluster IPs come from; must not overlap the pod subnet")
+	f.StringVar(&o.NodeName, "node-name", "", "Name of this machine's Node (default: its host name)")
+	f.StringVar(&o.KubeletListen, "kubelet-listen", o.KubeletListen, "IP:port of the node's kubelet API (logs, exec, port-forward); port 0 picks a free one")
+	f.BoolVar(&o.APIOnly, "api-only", false, "Run only etcd, the Kubernetes control plane and the OpenShift API server (for tests)")
+	_ = f.MarkHidden("api-only")
 	return cmd
 }
 
@@ -110,6 +132,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if err := dir.checkLayout(); err != nil {
+		return err
+	}
 	etcdServers := o.EtcdServers
 	if len(etcdServers) == 0 {
 		member, err := etcd.Start(dir.etcd(), time.Minute)
@@ -119,7 +144,6 @@ func Run(ctx context.Context, o Options) error {
 		defer member.Stop()
 		etcdServers = []string{member.ClientURL}
 	}
-
 	registries, err := registryClient(o)
 	if err != nil {
 		return err
@@ -127,80 +151,148 @@ func Run(ctx context.Context, o Options) error {
 	if o.ImageImportInterval < imageimport.MinInterval {
 		return fmt.Errorf("--image-import-interval %s is below the minimum %s", o.ImageImportInterval, imageimport.MinInterval)
 	}
-	s, err := apiserver.New(apiserver.Config{
-		Listen:               o.Listen,
-		CertFile:             dir.pki().ServingCert,
-		KeyFile:              dir.pki().ServingKey,
-		EtcdServers:          etcdServers,
-		EtcdCAFile:           o.EtcdCAFile,
-		EtcdCertFile:         o.EtcdCert,
-		EtcdKeyFile:          o.EtcdKey,
-		EncryptionConfigFile: dir.encryptionConfig(),
-		AdminToken:           adminToken,
-		RegistryHostname:     clientHost(o.RegistryListen),
-		DataDir:              string(dir),
-		Registries:           registries,
-	})
+	nodeName, err := nodeNameOf(o.NodeName)
 	if err != nil {
+		return err
+	}
+	nodeUser := "system:node:" + nodeName
+
+	// The OpenShift API server listens first, so the APIServices can name
+	// its port when the control plane starts.
+	openshiftListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("OpenShift API server listener: %w", err)
+	}
+	openshiftPort := openshiftListener.Addr().(*net.TCPAddr).Port
+	ca, err := pki.LoadOrCreateCA(dir.pki().CACert, dir.pki().CAKey, "slipway-ca")
+	if err != nil {
+		return err
+	}
+	osCert, osKey := dir.path("controlplane/openshift-apiserver-serving.crt"), dir.path("controlplane/openshift-apiserver-serving.key")
+	if err := os.MkdirAll(dir.path("controlplane"), 0o700); err != nil {
+		return err
+	}
+	if err := ca.EnsureServingCert(osCert, osKey, "openshift-apiserver", []string{openshiftAPIService + "." + openshiftAPINamespace + ".svc", "localhost", "127.0.0.1"}); err != nil {
 		return err
 	}
 	caBundle, err := os.ReadFile(dir.pki().CACert)
 	if err != nil {
 		return err
 	}
-	registry, err := imageregistry.New(imageregistry.Config{
-		Listen:     o.RegistryListen,
-		StorageDir: dir.path("registry"),
-		APIConfig:  s.Loopback,
-		Hostname:   clientHost(o.RegistryListen),
+
+	ready := &openshiftAPIsReady{}
+	notifications := &handlerSlot{}
+	files := controlplane.Files{Dir: dir.path("controlplane"), CACert: dir.pki().CACert, CAKey: dir.pki().CAKey}
+	cp, err := controlplane.Start(ctx, controlplane.Config{
+		Files:                files,
+		Listen:               o.Listen,
+		ServingCert:          dir.pki().ServingCert,
+		ServingKey:           dir.pki().ServingKey,
+		EtcdServers:          etcdServers,
+		EtcdCAFile:           o.EtcdCAFile,
+		EtcdCertFile:         o.EtcdCert,
+		EtcdKeyFile:          o.EtcdKey,
+		EncryptionConfigFile: dir.encryptionConfig(),
+		AdminToken:           adminToken,
+		ServiceCIDR:          o.ServiceCIDR,
+		ExtraIdentities: map[string][]string{
+			controlplane.OpenShiftAPIServerUser:   nil,
+			controlplane.OpenShiftControllersUser: nil,
+			registryUser:                          nil,
+			nodeUser:                              {controlplane.NodeGroup},
+		},
+		ReadyzChecks: []healthz.HealthChecker{ready},
+		// Registries configured to notify Slipway (see the README) post
+		// here with the admin token.
+		ExtraHandlers: map[string]http.Handler{"/registry/notifications": notifications},
 	})
 	if err != nil {
 		return err
 	}
-	go func() {
-		if err := registry.Run(ctx); err != nil && ctx.Err() == nil {
-			slog.Error("internal registry stopped", "err", err)
-		}
-	}()
-	buildkitAddress := startBuildkit(ctx, o, string(dir), registry.Hostname())
+	ready.admin.Store(cp.Admin)
 
-	var controllersStarted atomic.Bool
-	agentStopped := make(chan struct{})
-	s.Generic.AddPostStartHookOrDie("slipway-controllers", func(hook genericapiserver.PostStartHookContext) error {
-		controllersStarted.Store(true)
-		return startControllers(hook, s, controllerConfig{
-			agentStopped:  agentStopped,
-			podSubnet:     o.PodSubnet,
-			caBundle:      caBundle,
-			workers:       o.Workers,
-			registryHosts: serviceaccount.RegistryHosts(registry.Hostname()),
-			dataDir:       string(dir),
-			apiListen:     clientHost(o.Listen),
-			buildkitHost:  buildkitAddress,
-			registries:    registries,
-			imageImport: imageimport.Config{
-				Interval:      o.ImageImportInterval,
-				RatePerMinute: o.ImageImportRate,
-			},
-		})
+	s, err := apiserver.New(apiserver.Config{
+		Listener:                  openshiftListener,
+		CertFile:                  osCert,
+		KeyFile:                   osKey,
+		EtcdServers:               etcdServers,
+		EtcdCAFile:                o.EtcdCAFile,
+		EtcdCertFile:              o.EtcdCert,
+		EtcdKeyFile:               o.EtcdKey,
+		Kubeconfig:                files.Kubeconfig(controlplane.OpenShiftAPIServerUser),
+		RequestHeaderCAFile:       files.FrontProxyCA(),
+		RequestHeaderAllowedNames: []string{controlplane.FrontProxyUser},
+		ClientCAFile:              dir.pki().CACert,
+		RegistryHostname:          clientHost(o.RegistryListen),
+		DataDir:                   string(dir),
+		Registries:                registries,
 	})
+	if err != nil {
+		return err
+	}
+	openshiftStopped := make(chan error, 1)
+	go func() { openshiftStopped <- s.Generic.PrepareRun().RunWithContext(ctx) }()
+	if err := retryBootstrap(ctx, cp.Admin, openshiftPort, caBundle); err != nil {
+		return err
+	}
 
 	server := "https://" + clientHost(o.Listen)
 	if err := dir.writeAdminKubeconfig(server, adminToken); err != nil {
 		return err
 	}
-	slog.Info("slipway server starting", "api", server, "kubeconfig", dir.adminKubeconfig(), "registry", registry.Hostname(), "etcd", strings.Join(etcdServers, ","))
-	prepared := s.Generic.PrepareRun()
-	err = prepared.RunWithContext(ctx)
-	if controllersStarted.Load() {
-		// Pods stop with the server, so none outlives it unmanaged.
-		select {
-		case <-agentStopped:
-		case <-time.After(time.Minute):
-			slog.Warn("the node agent did not stop its pods within a minute")
+	agentStopped := make(chan struct{})
+	if o.APIOnly {
+		close(agentStopped)
+	} else {
+		if err := startPipeline(ctx, o, dir, cp, pipelineConfig{
+			nodeName: nodeName, nodeUser: nodeUser, caBundle: caBundle, registries: registries,
+			notifications: notifications, agentStopped: agentStopped, ca: ca,
+		}); err != nil {
+			return err
 		}
 	}
-	return err
+	slog.Info("slipway server started", "api", server, "kubeconfig", dir.adminKubeconfig(), "registry", clientHost(o.RegistryListen), "etcd", strings.Join(etcdServers, ","))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-cp.Done():
+		runErr = cp.Err()
+	case runErr = <-openshiftStopped:
+	}
+	// Pods stop with the server, so none outlives it unmanaged.
+	select {
+	case <-agentStopped:
+	case <-time.After(time.Minute):
+		slog.Warn("the node agent did not stop its pods within a minute")
+	}
+	return runErr
+}
+
+// nodeNameOf is the Node's name: the flag, else the host name in lower case.
+func nodeNameOf(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	name, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("naming the node (set --node-name): %w", err)
+	}
+	return strings.ToLower(name), nil
+}
+
+// handlerSlot is an http.Handler set once the controller behind it exists;
+// until then it answers 503.
+type handlerSlot struct{ h atomic.Pointer[http.Handler] }
+
+func (s *handlerSlot) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *handlerSlot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "not serving yet", http.StatusServiceUnavailable)
 }
 
 // clientHost is the address clients use for a listen address: a wildcard

@@ -12,59 +12,68 @@ import (
 	buildinformers "github.com/openshift/client-go/build/informers/externalversions"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	imageinformers "github.com/openshift/client-go/image/informers/externalversions"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
-	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/controller/build"
 	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
 	"github.com/slipway-dev/slipway/internal/controller/deploymentconfig"
 	"github.com/slipway-dev/slipway/internal/controller/imageimport"
 	"github.com/slipway-dev/slipway/internal/controller/imagetrigger"
-	"github.com/slipway-dev/slipway/internal/controller/namespace"
-	"github.com/slipway-dev/slipway/internal/controller/replicationcontroller"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
+	"github.com/slipway-dev/slipway/internal/controlplane"
 	"github.com/slipway-dev/slipway/internal/image"
+	"github.com/slipway-dev/slipway/internal/imageregistry"
 	"github.com/slipway-dev/slipway/internal/node"
 	"github.com/slipway-dev/slipway/internal/node/cni"
+	"github.com/slipway-dev/slipway/internal/pki"
 	"github.com/slipway-dev/slipway/internal/serviceproxy"
 )
 
-// controllerConfig is what the in-process controllers and the node agent need.
-type controllerConfig struct {
-	caBundle      []byte
-	workers       int
-	registryHosts []string
-	dataDir       string
-	apiListen     string
-	buildkitHost  string
-	imageImport   imageimport.Config
-	registries    *image.Client
-	// hostPortAddress is where Services' node ports listen.
-	hostPortAddress string
-	// podSubnet is the pod network's IPv4 subnet.
-	podSubnet string
+// pipelineConfig is what the pipeline's parts need besides Options.
+type pipelineConfig struct {
+	nodeName, nodeUser string
+	caBundle           []byte
+	ca                 *pki.CA
+	registries         *image.Client
+	notifications      *handlerSlot
 	// agentStopped is closed once the node agent has stopped its pods.
 	agentStopped chan struct{}
 }
 
-// startControllers runs the in-process controllers and the node agent
-// against the server's own API through the privileged loopback client,
-// exactly as they would run against a cluster.
-func startControllers(ctx context.Context, s *apiserver.Server, c controllerConfig) error {
-	cfg := rest.CopyConfig(s.Loopback)
+// startPipeline starts what runs on the control plane: the internal
+// registry, buildkitd, Slipway's controllers (each a client of the API, as
+// openshift-controller-manager is) and the node agent.
+func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineConfig) error {
+	registryConfig, err := cp.Config(registryUser)
+	if err != nil {
+		return err
+	}
+	registry, err := imageregistry.New(imageregistry.Config{
+		Listen:     o.RegistryListen,
+		StorageDir: dir.path("registry"),
+		APIConfig:  registryConfig,
+		Hostname:   clientHost(o.RegistryListen),
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := registry.Run(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("internal registry stopped", "err", err)
+		}
+	}()
+	buildkitAddress := startBuildkit(ctx, o, string(dir), registry.Hostname())
+
+	cfg, err := cp.Config(controlplane.OpenShiftControllersUser)
+	if err != nil {
+		return err
+	}
 	cfg.UserAgent = "slipway-controllers"
+	cfg.QPS, cfg.Burst = 100, 200
 	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -80,13 +89,15 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 	if err != nil {
 		return err
 	}
+	kubeInformers := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	buildInformers := buildinformers.NewSharedInformerFactory(builds, 10*time.Minute)
 	appsInformers := appsinformers.NewSharedInformerFactory(apps, 10*time.Minute)
 	imageInformers := imageinformers.NewSharedInformerFactory(images, 10*time.Minute)
-	core := s.KubeInformers.Core().V1()
+	core := kubeInformers.Core().V1()
 
-	sa := serviceaccount.New(client, core.Namespaces(), core.ServiceAccounts(), core.Secrets(), c.caBundle, serviceaccount.WithRegistryHosts(c.registryHosts))
-	ns := namespace.New(client, dyn, disco, core.Namespaces())
+	sa := serviceaccount.New(client, core.Namespaces(), core.ServiceAccounts(), core.Secrets(),
+		serviceaccount.WithRegistryHosts(serviceaccount.RegistryHosts(registry.Hostname())),
+		serviceaccount.WithRoleBindings(kubeInformers.Rbac().V1().RoleBindings()))
 	bc := buildconfig.New(builds, buildInformers.Build().V1().BuildConfigs(), buildInformers.Build().V1().Builds())
 	b := build.New(builds, client, build.Informers{
 		Builds:          buildInformers.Build().V1().Builds(),
@@ -96,68 +107,95 @@ func startControllers(ctx context.Context, s *apiserver.Server, c controllerConf
 		ImageStreams:    imageInformers.Image().V1().ImageStreams(),
 	})
 	// New adds informer indexes: before the factories start.
-	trigger, err := imagetrigger.New(builds, apps, imagetrigger.Informers{
+	trigger, err := imagetrigger.New(builds, apps, client, imagetrigger.Informers{
 		ImageStreams:      imageInformers.Image().V1().ImageStreams(),
 		BuildConfigs:      buildInformers.Build().V1().BuildConfigs(),
 		DeploymentConfigs: appsInformers.Apps().V1().DeploymentConfigs(),
+		Deployments:       kubeInformers.Apps().V1().Deployments(),
+		StatefulSets:      kubeInformers.Apps().V1().StatefulSets(),
+		DaemonSets:        kubeInformers.Apps().V1().DaemonSets(),
+		CronJobs:          kubeInformers.Batch().V1().CronJobs(),
 	})
 	if err != nil {
 		return err
 	}
-	rcs := replicationcontroller.New(client, core.ReplicationControllers(), core.Pods())
 	dcs := deploymentconfig.New(apps, client, deploymentconfig.Informers{
 		DeploymentConfigs:      appsInformers.Apps().V1().DeploymentConfigs(),
 		ReplicationControllers: core.ReplicationControllers(),
 		Pods:                   core.Pods(),
 	})
-	proxy := serviceproxy.New(client, core.Services(), core.Pods(), serviceproxy.Options{Address: c.hostPortAddress})
-	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), c.imageImport)
-	// Registries configured to notify Slipway (see the README) post here;
-	// the API server authenticates them (the admin token).
-	s.Generic.Handler.NonGoRestfulMux.Handle("/registry/notifications", imports.NotificationHandler())
-	apiHost, apiPort, _ := net.SplitHostPort(c.apiListen)
-	agent, err := node.New(node.Config{
-		DataDir:      c.dataDir,
-		APIHost:      apiHost,
-		APIPort:      apiPort,
-		BuildkitHost: c.buildkitHost,
-		Client:       client,
-		Pods:         core.Pods(),
-		Standby:      true,
-		Registry:     c.registries,
-		Network:      cni.Config{Subnet: c.podSubnet},
+	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), imageimport.Config{
+		Interval:      o.ImageImportInterval,
+		RatePerMinute: o.ImageImportRate,
 	})
+	c.notifications.set(imports.NotificationHandler())
+
+	agent, nodeInformers, err := newNode(o, dir, cp, c, buildkitAddress)
 	if err != nil {
 		return err
 	}
-	s.KubeInformers.Start(ctx.Done())
+	proxy := serviceproxy.New(client, core.Services(), core.Pods(), serviceproxy.Options{Address: o.HostPortAddress})
+
+	kubeInformers.Start(ctx.Done())
 	buildInformers.Start(ctx.Done())
 	imageInformers.Start(ctx.Done())
 	appsInformers.Start(ctx.Done())
+	nodeInformers.Start(ctx.Done())
 
 	run := func(name string, f func(context.Context, int) error) {
 		go func() {
-			if err := f(ctx, c.workers); err != nil && ctx.Err() == nil {
+			if err := f(ctx, o.Workers); err != nil && ctx.Err() == nil {
 				slog.Error("controller stopped", "controller", name, "err", err)
 			}
 		}()
 	}
 	run("serviceaccount", sa.Run)
-	run("namespace", ns.Run)
 	run("buildconfig", bc.Run)
 	run("build", b.Run)
 	run("imageimport", imports.Run)
 	run("imagetrigger", trigger.Run)
-	run("replicationcontroller", rcs.Run)
 	run("deploymentconfig", dcs.Run)
 	run("serviceproxy", proxy.Run)
 	go func() {
 		// The server waits for this before it exits: the agent stops every
 		// pod it runs (containers, their networks) when ctx ends.
 		defer close(c.agentStopped)
-		if err := agent.Run(ctx, c.workers); err != nil && ctx.Err() == nil {
+		if err := agent.Run(ctx, o.Workers); err != nil && ctx.Err() == nil {
 			slog.Error("controller stopped", "controller", "node", "err", err)
 		}
 	}()
 	return nil
+}
+
+// newNode makes the node agent, acting as the node's identity
+// (system:node:NAME, so the Node authorizer applies), watching the pods
+// bound to it.
+func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineConfig, buildkitAddress string) (*node.Agent, informers.SharedInformerFactory, error) {
+	cfg, err := cp.Config(c.nodeUser)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.UserAgent = "slipway-node"
+	cfg.QPS, cfg.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
+			lo.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.nodeName).String()
+		}))
+	apiHost, apiPort, _ := net.SplitHostPort(clientHost(o.Listen))
+	agent, err := node.New(node.Config{
+		DataDir:      string(dir),
+		APIHost:      apiHost,
+		APIPort:      apiPort,
+		BuildkitHost: buildkitAddress,
+		Client:       client,
+		Pods:         factory.Core().V1().Pods(),
+		Standby:      true,
+		Registry:     c.registries,
+		Network:      cni.Config{Subnet: o.PodSubnet},
+	})
+	return agent, factory, err
 }

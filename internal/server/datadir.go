@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -123,4 +125,40 @@ resources:
         secret: %s
   - identity: {}
 `, base64.StdEncoding.EncodeToString(key)), nil
+}
+
+// layoutVersion is the data directory's layout: 1 was Slipway's own core
+// API on etcd; 2 is the Kubernetes control plane with the OpenShift API
+// server aggregated. Objects of layout 1 are read by the kube-apiserver as
+// they are (same keys, JSON, the same encryption key); service account
+// tokens of layout 1 are not signed and are replaced by the service
+// account controller.
+const layoutVersion = 2
+
+func (d dataDir) layoutFile() string { return d.path("layout") }
+
+// checkLayout records the layout of a new or layout 1 data directory and
+// refuses one written by a newer Slipway.
+func (d dataDir) checkLayout() error {
+	data, err := os.ReadFile(d.layoutFile())
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if _, statErr := os.Stat(d.etcd()); statErr == nil {
+			slog.Info("data directory of layout 1 found: its objects are served by the Kubernetes control plane from now on; service account tokens are issued again", "dir", string(d))
+		}
+		return os.WriteFile(d.layoutFile(), fmt.Appendf(nil, "%d\n", layoutVersion), 0o600)
+	case err != nil:
+		return err
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("%s: not a layout version: %q", d.layoutFile(), data)
+	}
+	if v > layoutVersion {
+		return fmt.Errorf("%s was written by a newer Slipway (layout %d; this one knows up to %d): run that version, or start with a new --data-dir", string(d), v, layoutVersion)
+	}
+	if v < layoutVersion {
+		return os.WriteFile(d.layoutFile(), fmt.Appendf(nil, "%d\n", layoutVersion), 0o600)
+	}
+	return nil
 }

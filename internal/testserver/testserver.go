@@ -1,62 +1,80 @@
-// Package testserver starts Slipway's real API server in-process for tests:
-// an embedded etcd member and the apiserver package's server on free
-// loopback ports, with a fresh CA and admin token, torn down when the test
-// ends. Only tests import it.
+// Package testserver runs the real `slipway server` for tests, in its
+// API-only mode: embedded etcd, the Kubernetes control plane
+// (kube-apiserver, controller manager, scheduler) and Slipway's OpenShift
+// API server aggregated on it, on free loopback ports with a fresh data
+// directory, stopped when the test ends. Slipway's own controllers, the
+// node agent, the registry and BuildKit do not run: tests run the part they
+// test themselves, against this server. Only tests import it.
+//
+// The server is the slipway binary: $SLIPWAY_TEST_BINARY when set (the
+// Makefile points it at bin/slipway), else one built once into a shared
+// cache directory. Test binaries thus do not link Kubernetes.
 package testserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/slipway-dev/slipway/internal/apiserver"
-	"github.com/slipway-dev/slipway/internal/etcd"
 	"github.com/slipway-dev/slipway/internal/pki"
 )
 
 // Options tune the server.
 type Options struct {
 	// RegistryHostname is the internal registry's host:port the image
-	// streams report; empty for none.
+	// streams report; empty gives a free port nobody listens on.
 	RegistryHostname string
+	// Args are more `slipway server` flags.
+	Args []string
 }
 
 // Server is a running API server.
 type Server struct {
-	// Server is the apiserver package's server (its Loopback config and
-	// KubeInformers are there for in-process controllers).
-	*apiserver.Server
 	// Admin is a client configuration authenticating with the admin token
-	// and verifying the serving certificate with the test CA.
+	// (system:admin, system:masters) and verifying the serving certificate.
 	Admin *rest.Config
 	// AdminToken is the admin's bearer token.
 	AdminToken string
-	// CABundle is the PEM CA that signed the serving certificate.
-	CABundle []byte
-	// DataDir is the server's scratch directory.
+	// CABundle is the PEM CA that signed the serving certificate; CAFile
+	// and CAKeyFile are its files (ClientConfig signs with them).
+	CABundle          []byte
+	CAFile, CAKeyFile string
+	// DataDir is the server's data directory.
 	DataDir string
+	// Listen is the API's host:port.
+	Listen string
+	// NodeName is the server's --node-name.
+	NodeName string
+	logs     *lockedBuffer
 }
 
-// Start runs an API server for t and stops it (and its etcd) when t ends.
-// Kubernetes' server keeps some process-wide state (metrics), so start one
-// per test binary when you can (e.g. in TestMain through StartForMain).
+// NodeName is the node name every test server is given.
+const NodeName = "slipway-test-node"
+
+// Start runs a server for t and stops it when t ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	s, stop, err := start(dir, o)
+	s, stop, err := start(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("slipway server logs (last lines):\n%s", tail(s.logs.String(), 40))
+		}
+		stop()
+	})
 	return s
 }
 
@@ -90,82 +108,106 @@ func Main(m *testing.M, o Options, use func(*Server)) {
 	os.Exit(code)
 }
 
-func start(dir string, o Options) (*Server, func(), error) {
-	files := pki.FilesIn(filepath.Join(dir, "pki"))
-	if err := os.MkdirAll(filepath.Join(dir, "pki"), 0o700); err != nil {
-		return nil, nil, err
-	}
-	if err := pki.Ensure(files, []string{"127.0.0.1", "localhost"}); err != nil {
-		return nil, nil, fmt.Errorf("test certificates: %w", err)
-	}
-	caBundle, err := os.ReadFile(files.CACert)
+// ClientConfig returns a client configuration for user in groups: a client
+// certificate signed by the server's CA, as the kube-apiserver accepts.
+func (s *Server) ClientConfig(t testing.TB, user string, groups ...string) *rest.Config {
+	t.Helper()
+	ca, err := pki.LoadOrCreateCA(s.CAFile, s.CAKeyFile, "")
 	if err != nil {
-		return nil, nil, err
+		t.Fatal(err)
 	}
-	member, err := etcd.Start(filepath.Join(dir, "etcd"), time.Minute)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	if err := ca.EnsureClientCert(cert, key, user, groups); err != nil {
+		t.Fatal(err)
+	}
+	return &rest.Config{
+		Host:            "https://" + s.Listen,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.CABundle, CertFile: cert, KeyFile: key},
+		QPS:             100,
+		Burst:           200,
+	}
+}
+
+// Logs is what the server printed so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+func start(dir string, o Options) (*Server, func(), error) {
+	bin, err := Binary()
 	if err != nil {
 		return nil, nil, err
 	}
 	listen, err := freeAddr()
 	if err != nil {
-		member.Stop()
 		return nil, nil, err
 	}
-	token := randomToken()
-	s, err := apiserver.New(apiserver.Config{
-		Listen:           listen,
-		CertFile:         files.ServingCert,
-		KeyFile:          files.ServingKey,
-		EtcdServers:      []string{member.ClientURL},
-		AdminToken:       token,
-		RegistryHostname: o.RegistryHostname,
-	})
-	if err != nil {
-		member.Stop()
-		return nil, nil, fmt.Errorf("building the API server: %w", err)
+	registry := o.RegistryHostname
+	if registry == "" {
+		if registry, err = freeAddr(); err != nil {
+			return nil, nil, err
+		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"server", "--api-only", "--data-dir", dir, "--listen", listen,
+		"--registry-listen", registry, "--node-name", NodeName}, o.Args...)
+	cmd := exec.Command(bin, args...)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	// The server dies with the test binary, even when it is killed.
+	cmd.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
 	stopped := make(chan struct{})
-	prepared := s.Generic.PrepareRun()
-	go func() {
-		defer close(stopped)
-		_ = prepared.RunWithContext(ctx)
-	}()
+	go func() { _ = cmd.Wait(); close(stopped) }()
 	stop := func() {
-		cancel()
+		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-stopped:
 		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-stopped
 		}
-		member.Stop()
 	}
-	admin := &rest.Config{
-		Host:            "https://" + listen,
-		BearerToken:     token,
-		TLSClientConfig: rest.TLSClientConfig{CAData: caBundle},
-		QPS:             100,
-		Burst:           200,
-	}
-	if err := waitReady(admin, stopped); err != nil {
+	s := &Server{DataDir: dir, Listen: listen, NodeName: NodeName, logs: logs,
+		CAFile: filepath.Join(dir, "ca.crt"), CAKeyFile: filepath.Join(dir, "ca.key")}
+	if err := s.waitReady(stopped); err != nil {
 		stop()
 		return nil, nil, err
 	}
-	return &Server{Server: s, Admin: admin, AdminToken: token, CABundle: caBundle, DataDir: dir}, stop, nil
+	return s, stop, nil
 }
 
-// waitReady polls /readyz until the server answers ok.
-func waitReady(cfg *rest.Config, stopped <-chan struct{}) error {
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(2 * time.Minute)
+// waitReady waits for the admin token, then for /readyz (which includes
+// the OpenShift APIs being available through the aggregator).
+func (s *Server) waitReady(stopped <-chan struct{}) error {
+	deadline := time.Now().Add(3 * time.Minute)
 	var lastErr error
 	for time.Now().Before(deadline) {
 		select {
 		case <-stopped:
-			return fmt.Errorf("API server stopped while starting (last readiness error: %v)", lastErr)
+			return fmt.Errorf("slipway server exited while starting (last readiness error: %v):\n%s", lastErr, tail(s.logs.String(), 40))
 		default:
+		}
+		if s.Admin == nil {
+			token, err1 := os.ReadFile(filepath.Join(s.DataDir, "admin.token"))
+			ca, err2 := os.ReadFile(s.CAFile)
+			if err1 != nil || err2 != nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			s.AdminToken = strings.TrimSpace(string(token))
+			s.CABundle = ca
+			s.Admin = &rest.Config{
+				Host:            "https://" + s.Listen,
+				BearerToken:     s.AdminToken,
+				TLSClientConfig: rest.TLSClientConfig{CAData: ca},
+				QPS:             100,
+				Burst:           200,
+			}
+		}
+		client, err := kubernetes.NewForConfig(s.Admin)
+		if err != nil {
+			return err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
@@ -176,7 +218,55 @@ func waitReady(cfg *rest.Config, stopped <-chan struct{}) error {
 		lastErr = err
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("API server not ready within 2m: %v", lastErr)
+	return fmt.Errorf("slipway server not ready within 3m: %v\n%s", lastErr, tail(s.logs.String(), 40))
+}
+
+var (
+	buildOnce sync.Once
+	built     string
+	buildErr  error
+)
+
+// Binary returns the slipway binary tests run: $SLIPWAY_TEST_BINARY, or
+// one `go build` makes once per test binary into a cache directory shared
+// by the packages' tests (a file lock keeps concurrent builds apart; the go
+// command relinks only when a source changed).
+func Binary() (string, error) {
+	if bin := os.Getenv("SLIPWAY_TEST_BINARY"); bin != "" {
+		return bin, nil
+	}
+	buildOnce.Do(func() { built, buildErr = buildBinary() })
+	return built, buildErr
+}
+
+// versionFlags are the Makefile's LDFLAGS: the Kubernetes version the
+// embedded control plane reports.
+const versionFlags = "-X k8s.io/component-base/version.gitVersion=v1.37.2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
+
+func buildBinary() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "slipway-testserver")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "slipway")
+	cmd := exec.Command("go", "build", "-ldflags", versionFlags, "-o", bin, "github.com/slipway-dev/slipway/cmd/slipway")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building slipway for the test server: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // FreeAddr returns a free 127.0.0.1:port (free when asked; tests use it at
@@ -199,8 +289,27 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func randomToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

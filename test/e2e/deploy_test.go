@@ -125,7 +125,7 @@ func TestDeploymentWalkthrough(t *testing.T) {
 	c.run("create", "-f", fixture(t, "imagestream.yaml", "REGISTRY", b.hub.Host))
 	waitTagImage(t, images, ns, "mytime", "latest", first.Status.Output.To.ImageDigest, 30*time.Second)
 
-	out := c.run("new-app", "mytime:latest", "--name", "mytime")
+	out := c.run("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 	for _, want := range []string{`deploymentconfig.apps.openshift.io "mytime" created`, `service "mytime" created`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("new-app output lacks %q:\n%s", want, out)

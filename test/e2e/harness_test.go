@@ -20,6 +20,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/slipway-dev/slipway/internal/testserver"
 )
 
 // slipwayBin is the binary under test, built once by TestMain.
@@ -31,10 +33,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	slipwayBin = filepath.Join(dir, "slipway")
-	build := exec.Command("go", "build", "-o", slipwayBin, "github.com/slipway-dev/slipway/cmd/slipway")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	slipwayBin, err = testserver.Binary()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "building slipway:", err)
 		os.Exit(1)
 	}

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	kubeinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
@@ -43,6 +44,7 @@ type harness struct {
 	builds buildclient.Interface
 	apps   appsclient.Interface
 	images imageclient.Interface
+	kube   kubernetes.Interface
 }
 
 func newHarness(t *testing.T, ns string) *harness {
@@ -58,6 +60,7 @@ func newHarness(t *testing.T, ns string) *harness {
 		builds: buildclient.NewForConfigOrDie(server.Admin),
 		apps:   appsclient.NewForConfigOrDie(server.Admin),
 		images: imageclient.NewForConfigOrDie(server.Admin),
+		kube:   kube,
 	}
 }
 
@@ -69,10 +72,15 @@ func (h *harness) runController(workers int) (stop func()) {
 	bi := buildinformers.NewSharedInformerFactory(h.builds, 0)
 	ai := appsinformers.NewSharedInformerFactory(h.apps, 0)
 	ii := imageinformers.NewSharedInformerFactory(h.images, 0)
-	c, err := New(h.builds, h.apps, Informers{
+	ki := kubeinformers.NewSharedInformerFactory(h.kube, 0)
+	c, err := New(h.builds, h.apps, h.kube, Informers{
 		ImageStreams:      ii.Image().V1().ImageStreams(),
 		BuildConfigs:      bi.Build().V1().BuildConfigs(),
 		DeploymentConfigs: ai.Apps().V1().DeploymentConfigs(),
+		Deployments:       ki.Apps().V1().Deployments(),
+		StatefulSets:      ki.Apps().V1().StatefulSets(),
+		DaemonSets:        ki.Apps().V1().DaemonSets(),
+		CronJobs:          ki.Batch().V1().CronJobs(),
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -80,6 +88,7 @@ func (h *harness) runController(workers int) (stop func()) {
 	bi.Start(ctx.Done())
 	ai.Start(ctx.Done())
 	ii.Start(ctx.Done())
+	ki.Start(ctx.Done())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

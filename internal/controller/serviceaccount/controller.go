@@ -18,6 +18,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	coreinformers "k8s.io/client-go/informers/core/v1"
+	rbacinformers "k8s.io/client-go/informers/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -33,12 +34,12 @@ const ControllerName = "serviceaccount"
 // account is gone. Its queue holds namespace names.
 type Controller struct {
 	client   kubernetes.Interface
-	caBundle []byte
 	accounts []string
 	// registryHosts are the internal registry's names the pull secrets
 	// cover; none means no pull secrets are made.
 	registryHosts []string
 
+	roleBindings    rbacinformers.RoleBindingInformer
 	namespaces      corelisters.NamespaceLister
 	serviceAccounts corelisters.ServiceAccountLister
 	secrets         corelisters.SecretLister
@@ -59,13 +60,10 @@ func WithRegistryHosts(hosts []string) Option {
 }
 
 // New returns a controller that watches namespaces, service accounts and
-// secrets through the given informers and writes through client. caBundle is
-// the API server's CA bundle (PEM), copied into every token secret as ca.crt.
-// The informers must be started by the caller (an informer factory's Start).
-func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer, sas coreinformers.ServiceAccountInformer, secrets coreinformers.SecretInformer, caBundle []byte, options ...Option) *Controller {
+// secrets through the given informers and writes through client. The informers must be started by the caller (an informer factory's Start).
+func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer, sas coreinformers.ServiceAccountInformer, secrets coreinformers.SecretInformer, options ...Option) *Controller {
 	c := &Controller{
 		client:          client,
-		caBundle:        caBundle,
 		accounts:        DefaultServiceAccounts,
 		namespaces:      namespaces.Lister(),
 		serviceAccounts: sas.Lister(),
@@ -88,16 +86,21 @@ func New(client kubernetes.Interface, namespaces coreinformers.NamespaceInformer
 		UpdateFunc: func(_, obj any) { c.enqueue(obj, true) },
 		// A deleted namespace needs nothing.
 	}
-	enqueueOwner := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.enqueue(obj, false) },
-		UpdateFunc: func(_, obj any) { c.enqueue(obj, false) },
-		DeleteFunc: func(obj any) { c.enqueue(obj, false) },
-	}
+	enqueueOwner := enqueueOwnerHandler(c)
 	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
 	_, _ = namespaces.Informer().AddEventHandler(enqueueNamespace)
 	_, _ = sas.Informer().AddEventHandler(enqueueOwner)
 	_, _ = secrets.Informer().AddEventHandler(enqueueOwner)
 	return c
+}
+
+// enqueueOwnerHandler enqueues the namespace of every object it is told of.
+func enqueueOwnerHandler(c *Controller) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { c.enqueue(obj, false) },
+		UpdateFunc: func(_, obj any) { c.enqueue(obj, false) },
+		DeleteFunc: func(obj any) { c.enqueue(obj, false) },
+	}
 }
 
 // enqueue adds the namespace of obj (or obj's own name when it is a namespace).
@@ -139,6 +142,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if !isActive(ns) {
 		return nil
+	}
+	if err := c.ensureRoleBindings(ctx, key); err != nil {
+		return err
 	}
 
 	sas, err := c.serviceAccounts.ServiceAccounts(key).List(labels.Everything())
@@ -275,8 +281,11 @@ func (c *Controller) reconcileServiceAccount(ctx context.Context, sa *corev1.Ser
 	updated := sa.DeepCopy()
 	updated.Secrets = refs
 
-	if len(c.registryHosts) > 0 {
-		pullSecret, created, err := c.ensureDockercfgSecret(ctx, sa, tokens, append(slices.Clone(secrets), made...))
+	signed := slices.DeleteFunc(slices.Clone(tokens), func(s *corev1.Secret) bool { return !HasToken(s) })
+	// The pull secret is made from a signed token; until the token
+	// controller has filled one in, the secret's update brings us back.
+	if len(c.registryHosts) > 0 && len(signed) > 0 {
+		pullSecret, created, err := c.ensureDockercfgSecret(ctx, sa, signed, append(slices.Clone(secrets), made...))
 		if err != nil {
 			return made, err
 		}
@@ -348,13 +357,9 @@ func (c *Controller) deleteSecret(ctx context.Context, secret *corev1.Secret) er
 	return err
 }
 
-// createTokenSecret creates a new token secret for sa, picking another random
-// name in the unlikely case the first one is taken.
+// createTokenSecret creates a new (empty) token secret for sa, picking
+// another random name in the unlikely case the first one is taken.
 func (c *Controller) createTokenSecret(ctx context.Context, sa *corev1.ServiceAccount) (*corev1.Secret, error) {
-	token, err := NewToken()
-	if err != nil {
-		return nil, err
-	}
 	const attempts = 3
 	var lastErr error
 	for range attempts {
@@ -362,8 +367,7 @@ func (c *Controller) createTokenSecret(ctx context.Context, sa *corev1.ServiceAc
 		if err != nil {
 			return nil, err
 		}
-		secret := NewTokenSecret(sa, name, token, c.caBundle)
-		created, err := c.client.CoreV1().Secrets(sa.Namespace).Create(ctx, secret, metav1.CreateOptions{})
+		created, err := c.client.CoreV1().Secrets(sa.Namespace).Create(ctx, NewTokenSecret(sa, name), metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			lastErr = err
 			continue

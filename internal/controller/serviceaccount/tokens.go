@@ -2,7 +2,6 @@ package serviceaccount
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,24 +21,12 @@ const (
 	NamespaceKey = corev1.ServiceAccountNamespaceKey
 	CAKey        = corev1.ServiceAccountRootCAKey
 
-	// tokenBytes is the entropy of a token: 32 bytes are 43 base64url characters.
-	tokenBytes = 32
 	// suffixLength is the length of the random suffix of generated secret names.
 	suffixLength = 5
 	// maxNameLength keeps generated names valid DNS subdomains and label values.
 	maxNameLength  = 63
 	suffixAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 )
-
-// NewToken returns a fresh bearer token: 32 bytes from crypto/rand, base64url
-// without padding (43 URL-safe characters).
-func NewToken() (string, error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("reading random token bytes: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
 
 // TokenSecretPrefix is the name prefix of the token secrets of service account sa.
 func TokenSecretPrefix(sa string) string {
@@ -69,9 +56,10 @@ func generateName(prefix string) (string, error) {
 	return prefix + string(b), nil
 }
 
-// NewTokenSecret builds the token secret for sa with the given name and token;
-// caBundle is the API server's CA bundle (PEM) that pods use to verify it.
-func NewTokenSecret(sa *corev1.ServiceAccount, name, token string, caBundle []byte) *corev1.Secret {
+// NewTokenSecret builds an empty token secret for sa with the given name:
+// Kubernetes' token controller (kube-controller-manager) fills in a signed
+// token, ca.crt and namespace, as it does for every secret of this type.
+func NewTokenSecret(sa *corev1.ServiceAccount, name string) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
@@ -82,17 +70,13 @@ func NewTokenSecret(sa *corev1.ServiceAccount, name, token string, caBundle []by
 			},
 		},
 		Type: corev1.SecretTypeServiceAccountToken,
-		Data: map[string][]byte{
-			TokenKey:     []byte(token),
-			NamespaceKey: []byte(sa.Namespace),
-			CAKey:        append([]byte(nil), caBundle...),
-		},
 	}
 }
 
-// IsTokenSecretFor reports whether secret is a usable token secret of sa: the
+// IsTokenSecretFor reports whether secret is a token secret of sa: the
 // right type, annotations naming sa (and its UID, so a recreated account does
-// not inherit the old one's tokens) and a non-empty token.
+// not inherit the old one's tokens), not being deleted, and either still
+// empty (its token is on the way) or holding a signed token.
 func IsTokenSecretFor(secret *corev1.Secret, sa *corev1.ServiceAccount) bool {
 	if secret.Type != corev1.SecretTypeServiceAccountToken || secret.Namespace != sa.Namespace {
 		return false
@@ -106,7 +90,20 @@ func IsTokenSecretFor(secret *corev1.Secret, sa *corev1.ServiceAccount) bool {
 	if uid := secret.Annotations[corev1.ServiceAccountUIDKey]; uid != "" && uid != string(sa.UID) {
 		return false
 	}
-	return len(secret.Data[TokenKey]) > 0
+	return !staleToken(secret)
+}
+
+// HasToken reports whether a token secret holds its signed token yet.
+func HasToken(secret *corev1.Secret) bool {
+	return len(secret.Data[TokenKey]) > 0 && !staleToken(secret)
+}
+
+// staleToken reports a token that is not a signed JWT: the random tokens
+// Slipway made itself before Kubernetes' token controller did, which no API
+// server accepts any more.
+func staleToken(secret *corev1.Secret) bool {
+	token := secret.Data[TokenKey]
+	return len(token) > 0 && strings.Count(string(token), ".") != 2
 }
 
 // MissingServiceAccounts returns the names in want that have no service account in existing.
@@ -148,6 +145,10 @@ func OrphanedTokenSecrets(sas []*corev1.ServiceAccount, secrets []*corev1.Secret
 		name := s.Annotations[corev1.ServiceAccountNameKey]
 		if name == "" {
 			continue // not bound to an account by us; leave it to whoever made it
+		}
+		if staleToken(s) {
+			orphans = append(orphans, s)
+			continue
 		}
 		sa, ok := byName[name]
 		if !ok {

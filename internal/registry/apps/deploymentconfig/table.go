@@ -8,7 +8,7 @@ import (
 	appsv1 "github.com/openshift/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/printing"
+	"github.com/slipway-dev/slipway/internal/registry/printing"
 )
 
 // TableConvertor prints DeploymentConfigs as oc does:

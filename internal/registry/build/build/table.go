@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/slipway-dev/slipway/internal/registry/build/buildspec"
-	"github.com/slipway-dev/slipway/internal/registry/core/printing"
+	"github.com/slipway-dev/slipway/internal/registry/printing"
 )
 
 // now is the clock the STARTED column measures against; tests replace it.

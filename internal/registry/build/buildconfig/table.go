@@ -5,7 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-dev/slipway/internal/registry/build/buildspec"
-	"github.com/slipway-dev/slipway/internal/registry/core/printing"
+	"github.com/slipway-dev/slipway/internal/registry/printing"
 )
 
 // TableConvertor prints BuildConfigs as oc does: NAME TYPE FROM LATEST.

@@ -10,29 +10,26 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // SecretsGetter returns every secret of a namespace.
 type SecretsGetter func(ctx context.Context, namespace string) ([]corev1.Secret, error)
 
-// FromLister makes a SecretsGetter of the secrets storage (any rest.Lister
-// of SecretList, such as the core group's secrets store). The server reads
-// its own storage in-process, so listing needs no client or credentials.
-func FromLister(secrets rest.Lister) SecretsGetter {
+// FromClient makes a SecretsGetter that lists a namespace's secrets
+// through the Kubernetes API (the kube-apiserver owns secrets), as the
+// OpenShift API server's own identity: the request was authorized on the
+// image stream before.
+func FromClient(secrets corev1client.SecretsGetter) SecretsGetter {
 	return func(ctx context.Context, namespace string) ([]corev1.Secret, error) {
-		obj, err := secrets.List(genericapirequest.WithNamespace(ctx, namespace), &metainternalversion.ListOptions{})
+		list, err := secrets.Secrets(namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 		if err != nil {
 			return nil, fmt.Errorf("listing secrets of namespace %s: %w", namespace, err)
-		}
-		list, ok := obj.(*corev1.SecretList)
-		if !ok {
-			return nil, fmt.Errorf("listing secrets of namespace %s: storage returned %T", namespace, obj)
 		}
 		return list.Items, nil
 	}

@@ -14,11 +14,11 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/registry/rest"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/printing"
+	"github.com/slipway-dev/slipway/internal/registry/printing"
 )
 
 // Namespaces is what projects need of the namespace storage
-// (*namespace.REST provides it).
+// (ClientNamespaces provides it).
 type Namespaces interface {
 	rest.Getter
 	rest.Lister

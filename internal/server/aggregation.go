@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	appsv1 "github.com/openshift/api/apps/v1"
+	buildv1 "github.com/openshift/api/build/v1"
+	imagev1 "github.com/openshift/api/image/v1"
+	projectv1 "github.com/openshift/api/project/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+
+	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
+	"github.com/slipway-dev/slipway/internal/controlplane"
+)
+
+// The Service the aggregator reaches the OpenShift API server through, as
+// on OpenShift (openshift-apiserver/api). It is an ExternalName Service
+// naming this machine, so the aggregator dials the OpenShift API server's
+// loopback port; on a cluster it is an ordinary Service.
+const (
+	openshiftAPINamespace = "openshift-apiserver"
+	openshiftAPIService   = "api"
+)
+
+// openshiftGroups are the API groups the OpenShift API server serves.
+var openshiftGroups = []string{projectv1.GroupName, buildv1.GroupName, imagev1.GroupName, appsv1.GroupName}
+
+// systemNamespaces exist on every Slipway, besides Kubernetes' own.
+var systemNamespaces = []string{"openshift", openshiftAPINamespace, "openshift-infra"}
+
+// clusterAdmins are the identities of Slipway's own parts, bound to
+// cluster-admin as OpenShift binds its API server's and controller
+// manager's service accounts.
+var clusterAdmins = []string{controlplane.OpenShiftAPIServerUser, controlplane.OpenShiftControllersUser, registryUser}
+
+// registryUser is the internal registry's identity.
+const registryUser = "system:openshift-registry"
+
+// bootstrap writes what the OpenShift API server needs from the cluster:
+// its namespaces, the cluster roles and bindings of Slipway's parts and of
+// build webhooks, the Service, and an APIService per OpenShift group
+// pointing at port with caBundle. It is idempotent and runs at every start.
+func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byte) error {
+	client, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	aggregator, err := aggregatorclient.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	for _, name := range systemNamespaces {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating namespace %s: %w", name, err)
+		}
+	}
+	for _, user := range clusterAdmins {
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "slipway:" + user},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+		}
+		if err := apply(ctx, client.RbacV1().ClusterRoleBindings(), binding); err != nil {
+			return err
+		}
+	}
+	// OpenShift's system:webhook: anyone may call a build webhook; the
+	// secret in its URL is the credential, checked by the webhook.
+	webhook := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "system:webhook"},
+		Rules: []rbacv1.PolicyRule{{
+			Verbs: []string{"create", "get"}, APIGroups: []string{buildv1.GroupName}, Resources: []string{"buildconfigs/webhooks"},
+		}},
+	}
+	if err := apply(ctx, client.RbacV1().ClusterRoles(), webhook); err != nil {
+		return err
+	}
+	for _, role := range serviceaccount.DefaultClusterRoles() {
+		if err := apply(ctx, client.RbacV1().ClusterRoles(), role); err != nil {
+			return err
+		}
+	}
+	webhookBinding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "system:webhooks"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:webhook"},
+		Subjects: []rbacv1.Subject{
+			{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:authenticated"},
+			{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:unauthenticated"},
+		},
+	}
+	if err := apply(ctx, client.RbacV1().ClusterRoleBindings(), webhookBinding); err != nil {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: openshiftAPIService, Namespace: openshiftAPINamespace},
+		Spec: corev1.ServiceSpec{
+			Type:         corev1.ServiceTypeExternalName,
+			ExternalName: "localhost",
+			Ports:        []corev1.ServicePort{{Name: "https", Port: int32(port), TargetPort: intstr.FromInt32(int32(port))}},
+		},
+	}
+	if err := apply(ctx, client.CoreV1().Services(openshiftAPINamespace), svc); err != nil {
+		return err
+	}
+	for _, group := range openshiftGroups {
+		p := int32(port)
+		api := &apiregistrationv1.APIService{
+			ObjectMeta: metav1.ObjectMeta{Name: "v1." + group},
+			Spec: apiregistrationv1.APIServiceSpec{
+				Group: group, Version: "v1",
+				Service:              &apiregistrationv1.ServiceReference{Namespace: openshiftAPINamespace, Name: openshiftAPIService, Port: &p},
+				CABundle:             caBundle,
+				GroupPriorityMinimum: 9900,
+				VersionPriority:      15,
+			},
+		}
+		if err := apply(ctx, aggregator.ApiregistrationV1().APIServices(), api); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// object is what apply writes.
+type object interface {
+	comparable
+	GetName() string
+	GetResourceVersion() string
+	SetResourceVersion(string)
+}
+
+// applier is the part of a typed client apply uses.
+type applier[T object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
+}
+
+// apply creates obj, or replaces the spec of the one there.
+func apply[T object](ctx context.Context, client applier[T], obj T) error {
+	_, err := client.Create(ctx, obj, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
+		}
+		return nil
+	}
+	current, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", obj.GetName(), err)
+	}
+	obj.SetResourceVersion(current.GetResourceVersion())
+	if _, err := client.Update(ctx, obj, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("updating %s: %w", obj.GetName(), err)
+	}
+	return nil
+}
+
+// openshiftAPIsReady is a kube-apiserver readiness check: the server is
+// ready once every OpenShift group's APIService is Available, so a client
+// that waited for /readyz can use builds and image streams at once.
+type openshiftAPIsReady struct {
+	admin atomic.Pointer[rest.Config] // set once the kube-apiserver serves
+	ready atomic.Bool
+}
+
+func (c *openshiftAPIsReady) Name() string { return "slipway-openshift-apis" }
+
+func (c *openshiftAPIsReady) Check(r *http.Request) error {
+	if c.ready.Load() {
+		return nil
+	}
+	admin := c.admin.Load()
+	if admin == nil {
+		return fmt.Errorf("the OpenShift API server is starting")
+	}
+	client, err := aggregatorclient.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	for _, group := range openshiftGroups {
+		api, err := client.ApiregistrationV1().APIServices().Get(r.Context(), "v1."+group, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		available := false
+		for _, cond := range api.Status.Conditions {
+			if cond.Type == apiregistrationv1.Available && cond.Status == apiregistrationv1.ConditionTrue {
+				available = true
+			}
+		}
+		if !available {
+			return fmt.Errorf("APIService v1.%s is not available yet", group)
+		}
+	}
+	c.ready.Store(true)
+	return nil
+}
+
+// retryBootstrap runs bootstrap until it succeeds or a minute passes (RBAC
+// and the aggregator's informers may lag the first requests).
+func retryBootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byte) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = bootstrap(ctx, admin, port, caBundle)
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("registering the OpenShift API server: %w", last)
+	}
+	return err
+}
