@@ -89,7 +89,7 @@ func runControllerManager(ctx context.Context, c Config) error {
 		"--root-ca-file=" + f.CACert,
 		"--cluster-signing-cert-file=" + f.CACert,
 		"--cluster-signing-key-file=" + f.CAKey,
-		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+		"--controllers=*,-nodeipam",
 		"--profiling=false",
 	}
 	if err := parseFlags("kube-controller-manager", sets.FlagSets, args); err != nil {

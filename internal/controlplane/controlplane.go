@@ -231,6 +231,11 @@ func apiArgs(c Config, host, port string) []string {
 // it again unchanged.
 func quietLogging() {
 	logsapi.ReapplyHandling = logsapi.ReapplyHandlingIgnoreUnchanged
+	// klog takes over the log package's output (at info level, which goes
+	// nowhere below); Slipway's own records keep going to stderr.
+	if _, ok := slog.Default().Handler().(*slog.TextHandler); !ok {
+		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	}
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	if v := os.Getenv("SLIPWAY_KUBE_V"); v != "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,154 +12,13 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
-	"github.com/slipway-dev/slipway/internal/apiserver"
-	"github.com/slipway-dev/slipway/internal/etcd"
-	"github.com/slipway-dev/slipway/internal/pki"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 )
-
-// testAPI is a real Slipway API server on embedded etcd, in this process.
-type testAPI struct {
-	client kubernetes.Interface
-	config *rest.Config
-}
-
-func startAPI(t *testing.T) *testAPI {
-	t.Helper()
-	dir := t.TempDir()
-	member, err := etcd.Start(filepath.Join(dir, "etcd"), time.Minute)
-	if err != nil {
-		t.Fatalf("starting etcd: %v", err)
-	}
-	t.Cleanup(member.Stop)
-	files := pki.FilesIn(dir)
-	if err := pki.Ensure(files, []string{"127.0.0.1", "localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
-	s, err := apiserver.New(apiserver.Config{
-		Listen: listen, CertFile: files.ServingCert, KeyFile: files.ServingKey,
-		EtcdServers: []string{member.ClientURL}, AdminToken: "admin-token",
-	})
-	if err != nil {
-		t.Fatalf("apiserver.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := s.Generic.PrepareRun().RunWithContext(ctx); err != nil {
-			t.Logf("api server: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-stopped })
-	client, err := kubernetes.NewForConfig(s.Loopback)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "p"}}, metav1.CreateOptions{})
-		return err == nil || apierrors.IsAlreadyExists(err), nil
-	})
-	if err != nil {
-		t.Fatalf("API server not ready: %v", err)
-	}
-	// And its post-start hooks done: one cut short by the test's end
-	// takes the process down.
-	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error() == nil, nil
-	})
-	if err != nil {
-		t.Fatalf("API server not ready: %v", err)
-	}
-	return &testAPI{client: client, config: s.Loopback}
-}
-
-// startAgent runs an agent whose "slipway" is /bin/sh, so test pods run
-// shell scripts as host processes.
-func startAgent(t *testing.T, api *testAPI, dataDir string) {
-	t.Helper()
-	factory := informers.NewSharedInformerFactory(api.client, 0)
-	agent, err := New(Config{
-		DataDir: dataDir, APIHost: "127.0.0.1", APIPort: "6443", BuildkitHost: "unix:///run/buildkit.sock",
-		Client: api.client, Pods: factory.Core().V1().Pods(),
-		Programs:        map[string]string{"slipway": "/bin/sh"},
-		StopGracePeriod: 2 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = agent.Run(ctx, 2) }()
-	t.Cleanup(func() { cancel(); <-done; factory.Shutdown() })
-}
-
-func hostPod(name, script string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "p", Annotations: map[string]string{HostProcessAnnotation: "true"}},
-		Spec: corev1.PodSpec{
-			RestartPolicy:      corev1.RestartPolicyNever,
-			ServiceAccountName: "builder",
-			Containers: []corev1.Container{{
-				Name: "docker-build", Image: "slipway/builder",
-				Command: []string{"slipway", "-c", script},
-			}},
-		},
-	}
-}
-
-func createServiceAccount(t *testing.T, api *testAPI) {
-	t.Helper()
-	ctx := context.Background()
-	_, err := api.client.CoreV1().ServiceAccounts("p").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = api.client.CoreV1().Secrets("p").Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "builder-token-abcde", Annotations: map[string]string{corev1.ServiceAccountNameKey: "builder"}},
-		Type:       corev1.SecretTypeServiceAccountToken,
-		Data:       map[string][]byte{"token": []byte("sa-token"), "ca.crt": []byte("CA")},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func waitForPod(t *testing.T, api *testAPI, name string, timeout time.Duration, cond func(*corev1.Pod) bool) *corev1.Pod {
-	t.Helper()
-	var last *corev1.Pod
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		p, err := api.client.CoreV1().Pods("p").Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		last = p
-		return cond(p), nil
-	})
-	if err != nil {
-		t.Fatalf("pod %s: condition not met in %s; last status %+v", name, timeout, last)
-	}
-	return last
-}
-
-func phaseIs(phase corev1.PodPhase) func(*corev1.Pod) bool {
-	return func(p *corev1.Pod) bool { return p.Status.Phase == phase }
-}
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
@@ -186,7 +44,7 @@ func TestAgent(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("succeeds with secrets, rewritten env and the agent's env", func(t *testing.T) {
-		_, err := api.client.CoreV1().Secrets("p").Create(ctx, &corev1.Secret{
+		_, err := api.client.CoreV1().Secrets(api.ns).Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "push"},
 			Type:       corev1.SecretTypeDockercfg,
 			Data:       map[string][]byte{".dockercfg": []byte(`{"reg":{"auth":"eDp5"}}`)},
@@ -198,7 +56,8 @@ func TestAgent(t *testing.T) {
 echo "push=$PUSH_DOCKERCFG_PATH"
 cat "$PUSH_DOCKERCFG_PATH/.dockercfg"; echo
 stat -c %a "$PUSH_DOCKERCFG_PATH/.dockercfg"
-echo "token=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/token") ns=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/namespace")"
+echo "token=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/token")"
+echo "ns=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/namespace") ca=$(grep -c CERTIFICATE "$SLIPWAY_SERVICEACCOUNT_DIR/ca.crt")"
 echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT buildkit=$BUILDKIT_HOST"
 echo "source-cache=$SLIPWAY_SOURCE_CACHE"
 echo "pwd=$(pwd) work=$SLIPWAY_WORK_DIR"
@@ -211,19 +70,22 @@ echo to stderr >&2`
 			{Name: "PUSH_DOCKERCFG_PATH", Value: "/var/run/secrets/openshift.io/push"},
 			{Name: "BUILD", Value: `{"kind":"Build"}`},
 		}
-		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "ok-build", 30*time.Second, phaseIs(corev1.PodSucceeded))
 		if p.Status.StartTime == nil {
 			t.Error("no startTime")
 		}
+		if p.Spec.NodeName != api.node {
+			t.Errorf("spec.nodeName = %q; want the scheduler to have bound it to %s", p.Spec.NodeName, api.node)
+		}
 		term := p.Status.ContainerStatuses[0].State.Terminated
 		if term == nil || term.ExitCode != 0 || term.Reason != "Completed" {
 			t.Fatalf("terminated state = %+v", term)
 		}
-		podDir := logs.PodDir("p", "ok-build")
-		data, err := os.ReadFile(logs.ContainerLog("p", "ok-build", "docker-build"))
+		podDir := logs.PodDir(api.ns, "ok-build")
+		data, err := os.ReadFile(logs.ContainerLog(api.ns, "ok-build", "docker-build"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,9 +93,9 @@ echo to stderr >&2`
 		for _, want := range []string{
 			"hello from ok-build\n",
 			"push=" + filepath.Join(podDir, "volumes", "push-secret") + "\n",
-			`{"reg":{"auth":"eDp5"}}` + "\n600\n",
-			"token=sa-token ns=p\n",
-			"api=127.0.0.1:6443 buildkit=unix:///run/buildkit.sock\n",
+			`{"reg":{"auth":"eDp5"}}` + "\n644\n",
+			"ns=" + api.ns + " ca=2\n",
+			"api=" + api.srv.Listen + " buildkit=unix:///run/buildkit.sock\n",
 			"source-cache=" + filepath.Join(dataDir, "builds", "source-cache") + "\n",
 			"pwd=" + filepath.Join(podDir, "work") + " work=" + filepath.Join(podDir, "work") + "\n",
 			`build={"kind":"Build"}` + "\n",
@@ -243,18 +105,27 @@ echo to stderr >&2`
 				t.Errorf("log lacks %q:\n%s", want, out)
 			}
 		}
-		// The secrets do not outlive the pod's processes.
-		if _, err := os.Stat(filepath.Join(podDir, "volumes")); !os.IsNotExist(err) {
-			t.Errorf("secret volumes still on disk after the pod ended: %v", err)
+		// The token is the pod's service account's, bound to the pod.
+		_, token, _ := strings.Cut(out, "token=")
+		token, _, _ = strings.Cut(token, "\n")
+		review, err := api.client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(podDir, "serviceaccount")); !os.IsNotExist(err) {
-			t.Errorf("token still on disk after the pod ended: %v", err)
+		// The pod ended but is not deleted: its bound token still works.
+		if u := review.Status.User; !review.Status.Authenticated || u.Username != "system:serviceaccount:"+api.ns+":builder" ||
+			len(u.Extra["authentication.kubernetes.io/pod-name"]) != 1 || u.Extra["authentication.kubernetes.io/pod-name"][0] != "ok-build" {
+			t.Errorf("token review: %+v", review.Status)
+		}
+		// The secrets and the token do not outlive the pod's processes.
+		if _, err := os.Stat(filepath.Join(podDir, "volumes")); !os.IsNotExist(err) {
+			t.Errorf("volumes still on disk after the pod ended: %v", err)
 		}
 	})
 
 	t.Run("fails with exit code and termination message", func(t *testing.T) {
 		pod := hostPod("bad-build", `echo "step failed"; printf 'error: DockerBuildFailed' > "$SLIPWAY_TERMINATION_LOG"; exit 3`)
-		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "bad-build", 30*time.Second, phaseIs(corev1.PodFailed))
@@ -267,7 +138,7 @@ echo to stderr >&2`
 	t.Run("a program outside the allowed ones does not run", func(t *testing.T) {
 		pod := hostPod("rogue", "")
 		pod.Spec.Containers[0].Command = []string{"/bin/rm", "-rf", "/"}
-		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "rogue", 30*time.Second, phaseIs(corev1.PodFailed))
@@ -279,7 +150,7 @@ echo to stderr >&2`
 
 	t.Run("running, followed through the log, then killed on delete", func(t *testing.T) {
 		pod := hostPod("long-build", `echo started; sleep 60 & wait`)
-		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "long-build", 30*time.Second, phaseIs(corev1.PodRunning))
@@ -290,7 +161,7 @@ echo to stderr >&2`
 		pid := pidOf(t, p)
 		followCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
-		r, err := podlogs.Open(followCtx, logs.ContainerLog("p", "long-build", "docker-build"), podlogs.Options{Follow: true}, func(context.Context) (bool, error) {
+		r, err := podlogs.Open(followCtx, logs.ContainerLog(api.ns, "long-build", "docker-build"), podlogs.Options{Follow: true}, func(context.Context) (bool, error) {
 			return !alive(pid), nil
 		})
 		if err != nil {
@@ -301,7 +172,7 @@ echo to stderr >&2`
 		if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "started\n" {
 			t.Fatalf("followed %q, %v", buf, err)
 		}
-		if err := api.client.CoreV1().Pods("p").Delete(ctx, "long-build", metav1.DeleteOptions{}); err != nil {
+		if err := api.client.CoreV1().Pods(api.ns).Delete(ctx, "long-build", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The follower ends once the process group is gone (the sleep too).
@@ -309,7 +180,7 @@ echo to stderr >&2`
 			t.Fatalf("follow after delete: %v", err)
 		}
 		err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-			_, err := os.Stat(logs.PodDir("p", "long-build"))
+			_, err := os.Stat(logs.PodDir(api.ns, "long-build"))
 			return os.IsNotExist(err), nil
 		})
 		if err != nil {
@@ -321,7 +192,7 @@ echo to stderr >&2`
 		pod := hostPod("slow-build", `exec sleep 60`)
 		one := int64(1)
 		pod.Spec.ActiveDeadlineSeconds = &one
-		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "slow-build", 30*time.Second, phaseIs(corev1.PodFailed))
@@ -336,15 +207,15 @@ echo to stderr >&2`
 	t.Run("waits for a missing secret", func(t *testing.T) {
 		pod := hostPod("waiting-build", `echo ran`)
 		pod.Spec.Volumes = []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "later"}}}}
-		if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
-		p, err := api.client.CoreV1().Pods("p").Get(ctx, "waiting-build", metav1.GetOptions{})
+		p, err := api.client.CoreV1().Pods(api.ns).Get(ctx, "waiting-build", metav1.GetOptions{})
 		if err != nil || p.Status.Phase != corev1.PodPending {
 			t.Fatalf("pod = %v, %v; want Pending while the secret is missing", p.Status.Phase, err)
 		}
-		if _, err := api.client.CoreV1().Secrets("p").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "later"}}, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Secrets(api.ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "later"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		waitForPod(t, api, "waiting-build", 30*time.Second, phaseIs(corev1.PodSucceeded))
@@ -360,11 +231,13 @@ func TestAgentRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	ctx := context.Background()
 
-	pod, err := api.client.CoreV1().Pods("p").Create(ctx, hostPod("orphan-build", "sleep 60"), metav1.CreateOptions{})
+	orphan := hostPod("orphan-build", "sleep 60")
+	orphan.Spec.NodeName = api.node
+	pod, err := api.client.CoreV1().Pods(api.ns).Create(ctx, orphan, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := podFiles(podlogs.Dir(dataDir).PodDir("p", "orphan-build"))
+	files := podFiles(podlogs.Dir(dataDir).PodDir(api.ns, "orphan-build"))
 	if err := os.MkdirAll(string(files), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +259,7 @@ func TestAgentRestart(t *testing.T) {
 		Name: "docker-build", ContainerID: fmt.Sprintf("host-process://%d", proc.PID()),
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 	}}}
-	if _, err := api.client.CoreV1().Pods("p").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+	if _, err := api.client.CoreV1().Pods(api.ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

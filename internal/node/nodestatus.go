@@ -170,9 +170,9 @@ type nodeReporter struct {
 // NodeRestriction lets a node set exactly these on itself.
 func (r *nodeReporter) desiredLabels() map[string]string {
 	return map[string]string{
-		corev1.LabelHostname:   r.a.cfg.NodeName,
-		corev1.LabelOSStable:   runtime.GOOS,
-		corev1.LabelArchStable: runtime.GOARCH,
+		corev1.LabelHostname:      r.a.cfg.NodeName,
+		corev1.LabelOSStable:      runtime.GOOS,
+		corev1.LabelArchStable:    runtime.GOARCH,
 		"beta.kubernetes.io/os":   runtime.GOOS,
 		"beta.kubernetes.io/arch": runtime.GOARCH,
 	}

@@ -16,7 +16,7 @@ import (
 func TestReadForPod(t *testing.T) {
 	api := startAPI(t)
 	ctx := context.Background()
-	secrets := api.client.CoreV1().Secrets("p")
+	secrets := api.client.CoreV1().Secrets(api.ns)
 	var asked []string
 	get := func(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Secret, error) {
 		asked = append(asked, opts.ResourceVersion)

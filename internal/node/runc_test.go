@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -29,49 +28,32 @@ import (
 	"github.com/slipway-dev/slipway/internal/node/cni"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/testregistry"
+	"github.com/slipway-dev/slipway/internal/testserver"
 )
 
 // testNetwork is a pod network of the tests' own, so they do not meet a
 // server's pods on slipway0.
 var testNetwork = cni.Config{Name: "slipway-nodetest", Bridge: "slwtest0", Subnet: "10.213.0.0/24"}
 
-func runcConfig(client kubernetes.Interface, dataDir string) Config {
-	return Config{
-		DataDir: dataDir, APIHost: "127.0.0.1", APIPort: "6443",
-		Client: client, Programs: map[string]string{"slipway": "/bin/sh"},
-		StopGracePeriod: 2 * time.Second, Network: testNetwork,
-		RestartBackoff: 500 * time.Millisecond, MaxRestartBackoff: 2 * time.Second,
-	}
+// runcConfig is the agent's configuration with the runc runtime on the
+// tests' own pod network.
+func runcConfig(t *testing.T, api *testAPI, dataDir string) Config {
+	cfg := api.agentConfig(t, dataDir)
+	cfg.DisableRunc = false
+	cfg.Network = testNetwork
+	cfg.RestartBackoff, cfg.MaxRestartBackoff = 500*time.Millisecond, 2*time.Second
+	return cfg
 }
 
-// startRuncAgent runs an agent with the runc runtime on dataDir; the
-// returned function stops it (as the server does at shutdown).
-func startRuncAgent(t *testing.T, client kubernetes.Interface, dataDir string) (*Agent, func()) {
+// startRuncAgent runs an agent with the runc runtime on dataDir, as the
+// node of rc's identity; the returned function stops it (as the server
+// does at shutdown).
+func startRuncAgent(t *testing.T, api *testAPI, rc *rest.Config, dataDir string) (*Agent, func()) {
 	t.Helper()
-	factory := informers.NewSharedInformerFactory(client, 0)
-	cfg := runcConfig(client, dataDir)
-	cfg.Pods = factory.Core().V1().Pods()
-	agent, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	agent, stop := runAgent(t, api, rc, runcConfig(t, api, dataDir))
 	if _, ok := agent.runtimeFor(&corev1.Pod{}).(*runcRuntime); !ok {
 		t.Fatal("the agent has no runc runtime")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = agent.Run(ctx, 2) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-			factory.Shutdown()
-		}
-	}
-	t.Cleanup(stop)
 	return agent, stop
 }
 
@@ -89,7 +71,7 @@ func requireRuncDeps(t *testing.T) {
 
 func appPod(name, image string, script string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "p"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PodSpec{
 			ServiceAccountName:            "builder",
 			TerminationGracePeriodSeconds: ptrInt64(2),
@@ -104,15 +86,6 @@ func appPod(name, image string, script string) *corev1.Pod {
 func ptrInt64(v int64) *int64 { return &v }
 
 func podlogsDir(dataDir string) podlogs.Dir { return podlogs.Dir(dataDir) }
-
-func createPod(t *testing.T, api *testAPI, pod *corev1.Pod) *corev1.Pod {
-	t.Helper()
-	p, err := api.client.CoreV1().Pods("p").Create(context.Background(), pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
@@ -144,16 +117,16 @@ func runcIDs(t *testing.T, dataDir string) []string {
 }
 
 // deletePodAndWait deletes the pod and waits until it is gone from the API
-// and runc runs nothing (an unscheduled pod is removed at once; the agent
-// then stops its containers).
+// and runc runs nothing (the agent stops its containers, then removes the
+// terminating pod).
 func deletePodAndWait(t *testing.T, api *testAPI, dataDir, name string) {
 	t.Helper()
 	ctx := context.Background()
-	if err := api.client.CoreV1().Pods("p").Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+	if err := api.client.CoreV1().Pods(api.ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := api.client.CoreV1().Pods("p").Get(ctx, name, metav1.GetOptions{})
+		_, err := api.client.CoreV1().Pods(api.ns).Get(ctx, name, metav1.GetOptions{})
 		return apierrors.IsNotFound(err) && len(runcIDs(t, dataDir)) == 0, nil
 	})
 	if err != nil {
@@ -168,7 +141,7 @@ func TestRuncPods(t *testing.T) {
 	reg := testregistry.Start(t, testregistry.Options{})
 	busybox := buildtest.PushBusybox(t, reg)
 	dataDir := t.TempDir()
-	startRuncAgent(t, api.client, dataDir)
+	startRuncAgent(t, api, api.nodeConfig(t), dataDir)
 
 	t.Run("serves on its pod IP and host port, with its env, args, workdir and limits", func(t *testing.T) {
 		hostPort, _ := strconv.Atoi(strings.TrimPrefix(buildtest.FreePort(t), "127.0.0.1:"))
@@ -179,9 +152,10 @@ func TestRuncPods(t *testing.T) {
 		c.WorkingDir = "/data/work"
 		c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, HostPort: int32(hostPort), Protocol: corev1.ProtocolTCP}}
 		c.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("500m")}
-		// Scheduled: deletion is graceful, and the agent removes the pod
-		// once its containers are gone.
-		pod.Spec.NodeName = "node1"
+		// Bound by the test, not the scheduler: deletion is graceful all
+		// the same, and the agent removes the pod once its containers are
+		// gone.
+		pod.Spec.NodeName = api.node
 		c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromString("http")}}, PeriodSeconds: 1}
 		c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}},
 			InitialDelaySeconds: 1, PeriodSeconds: 1, FailureThreshold: 2}
@@ -200,7 +174,7 @@ func TestRuncPods(t *testing.T) {
 				t.Errorf("GET %s = %q, %v; want hello world", url, body, err)
 			}
 		}
-		log, _ := os.ReadFile(podlogsDir(dataDir).ContainerLog("p", "web", "app"))
+		log, _ := os.ReadFile(podlogsDir(dataDir).ContainerLog(api.ns, "web", "app"))
 		if !strings.Contains(string(log), "greeting=world cwd=/data/work arg=world-arg user=0") {
 			t.Errorf("log = %q; want env, workdir and expanded args", log)
 		}
@@ -211,7 +185,7 @@ func TestRuncPods(t *testing.T) {
 		}
 		// The passing tcpSocket liveness probe leaves it alone.
 		time.Sleep(3 * time.Second)
-		if p, err := api.client.CoreV1().Pods("p").Get(context.Background(), "web", metav1.GetOptions{}); err != nil || p.Status.ContainerStatuses[0].RestartCount != 0 {
+		if p, err := api.client.CoreV1().Pods(api.ns).Get(context.Background(), "web", metav1.GetOptions{}); err != nil || p.Status.ContainerStatuses[0].RestartCount != 0 {
 			t.Errorf("a container with a passing liveness probe was restarted (%v)", err)
 		}
 		limit, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", specNamespace, id, "memory.limit_in_bytes"))
@@ -223,7 +197,7 @@ func TestRuncPods(t *testing.T) {
 			t.Errorf("memory limit in the cgroup = %q, %v; want %d", limit, err, 64<<20)
 		}
 
-		if err := api.client.CoreV1().Pods("p").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
+		if err := api.client.CoreV1().Pods(api.ns).Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		terminating := waitForPod(t, api, "web", 10*time.Second, func(p *corev1.Pod) bool { return p.DeletionTimestamp != nil })
@@ -259,6 +233,12 @@ func TestRuncPods(t *testing.T) {
 		if p.Status.Phase != corev1.PodRunning {
 			t.Errorf("phase = %s; a restarting pod is Running", p.Status.Phase)
 		}
+		// Through kube-apiserver and the kubelet API: the previous run's
+		// output alone, not every run's.
+		b, err := api.client.CoreV1().Pods(api.ns).GetLogs("crash", &corev1.PodLogOptions{Previous: true}).DoRaw(context.Background())
+		if err != nil || string(b) != "boom\n" {
+			t.Errorf("previous logs = %q, %v; want one run's boom", b, err)
+		}
 		deletePodAndWait(t, api, dataDir, "crash")
 	})
 
@@ -286,7 +266,7 @@ func TestRuncPods(t *testing.T) {
 		if p.Status.Phase != corev1.PodSucceeded {
 			t.Fatalf("phase = %s, statuses %+v", p.Status.Phase, p.Status.ContainerStatuses)
 		}
-		log, _ := os.ReadFile(podlogsDir(dataDir).ContainerLog("p", "once", "app"))
+		log, _ := os.ReadFile(podlogsDir(dataDir).ContainerLog(api.ns, "once", "app"))
 		if strings.TrimSpace(string(log)) != "once" {
 			t.Errorf("log = %q; want the pod's hostname", log)
 		}
@@ -315,10 +295,11 @@ func TestRuncPods(t *testing.T) {
 const agentChildEnv = "SLIPWAY_NODE_TEST_AGENT"
 
 type childConfig struct {
-	Host, Token, ServerName string
-	CA                      []byte
-	Insecure                bool
-	DataDir                 string
+	Host                      string
+	CA                        []byte
+	CertFile, KeyFile         string
+	DataDir, Node, Namespace  string
+	CAFile, CAKeyFile, Listen string
 }
 
 // TestAgentChildProcess is not a test: it runs an agent for
@@ -332,11 +313,14 @@ func TestAgentChildProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &cc); err != nil {
 		t.Fatal(err)
 	}
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: cc.Host, BearerToken: cc.Token, TLSClientConfig: rest.TLSClientConfig{CAData: cc.CA, ServerName: cc.ServerName, Insecure: cc.Insecure}})
+	rc := &rest.Config{Host: cc.Host, TLSClientConfig: rest.TLSClientConfig{CAData: cc.CA, CertFile: cc.CertFile, KeyFile: cc.KeyFile}}
+	admin, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	startRuncAgent(t, client, cc.DataDir)
+	api := &testAPI{srv: &testserver.Server{CABundle: cc.CA, CAFile: cc.CAFile, CAKeyFile: cc.CAKeyFile, Listen: cc.Listen},
+		client: admin, config: rc, ns: cc.Namespace, node: cc.Node}
+	startRuncAgent(t, api, rc, cc.DataDir)
 	select {}
 }
 
@@ -348,8 +332,9 @@ func TestRuncRestartCleansUp(t *testing.T) {
 	busybox := buildtest.PushBusybox(t, reg)
 	dataDir := t.TempDir()
 
-	cc, err := json.Marshal(childConfig{Host: api.config.Host, Token: api.config.BearerToken, CA: api.config.CAData,
-		ServerName: api.config.ServerName, Insecure: api.config.Insecure, DataDir: dataDir})
+	nc := api.nodeConfig(t)
+	cc, err := json.Marshal(childConfig{Host: nc.Host, CA: nc.CAData, CertFile: nc.CertFile, KeyFile: nc.KeyFile,
+		DataDir: dataDir, Node: api.node, Namespace: api.ns, CAFile: api.srv.CAFile, CAKeyFile: api.srv.CAKeyFile, Listen: api.srv.Listen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +370,7 @@ func TestRuncRestartCleansUp(t *testing.T) {
 	}
 	oldIP := first.Status.PodIP
 
-	startRuncAgent(t, api.client, dataDir)
+	startRuncAgent(t, api, api.nodeConfig(t), dataDir)
 	second := waitForPod(t, api, "survivor", time.Minute, func(p *corev1.Pod) bool {
 		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil &&
 			p.Status.ContainerStatuses[0].ContainerID != first.Status.ContainerStatuses[0].ContainerID

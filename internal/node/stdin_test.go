@@ -29,16 +29,16 @@ func TestAgentStdin(t *testing.T) {
 	pod := hostPod("stdin-build", `echo start; cat; echo end`)
 	pod.Spec.Containers[0].Stdin = true
 	pod.Spec.Containers[0].StdinOnce = true
-	if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitForPod(t, api, pod.Name, 20*time.Second, phaseIs(corev1.PodRunning))
 	// The process waits for a writer: no EOF before one came.
 	time.Sleep(300 * time.Millisecond)
-	if p, _ := api.client.CoreV1().Pods("p").Get(ctx, pod.Name, metav1.GetOptions{}); p.Status.Phase != corev1.PodRunning {
+	if p, _ := api.client.CoreV1().Pods(api.ns).Get(ctx, pod.Name, metav1.GetOptions{}); p.Status.Phase != corev1.PodRunning {
 		t.Fatalf("pod ended before stdin was written: %s", p.Status.Phase)
 	}
-	fifo := logs.ContainerStdin("p", pod.Name, "docker-build")
+	fifo := logs.ContainerStdin(api.ns, pod.Name, "docker-build")
 	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func TestAgentStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForPod(t, api, pod.Name, 20*time.Second, phaseIs(corev1.PodSucceeded))
-	b, err := os.ReadFile(logs.ContainerLog("p", pod.Name, "docker-build"))
+	b, err := os.ReadFile(logs.ContainerLog(api.ns, pod.Name, "docker-build"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +66,11 @@ func TestAgentStdin(t *testing.T) {
 	pod2 := hostPod("stdin-unread", `echo bye`)
 	pod2.Spec.Containers[0].Stdin = true
 	pod2.Spec.Containers[0].StdinOnce = true
-	if _, err := api.client.CoreV1().Pods("p").Create(ctx, pod2, metav1.CreateOptions{}); err != nil {
+	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod2, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitForPod(t, api, pod2.Name, 20*time.Second, phaseIs(corev1.PodSucceeded))
-	fifo2 := logs.ContainerStdin("p", pod2.Name, "docker-build")
+	fifo2 := logs.ContainerStdin(api.ns, pod2.Name, "docker-build")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := os.Stat(fifo2)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -186,16 +187,29 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 			lo.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", c.nodeName).String()
 		}))
 	apiHost, apiPort, _ := net.SplitHostPort(clientHost(o.Listen))
+	kubeletCert, kubeletKey := dir.path("controlplane/kubelet-serving.crt"), dir.path("controlplane/kubelet-serving.key")
+	kubeletHost, _, err := net.SplitHostPort(o.KubeletListen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--kubelet-listen %q: %w", o.KubeletListen, err)
+	}
+	if err := c.ca.EnsureServingCert(kubeletCert, kubeletKey, c.nodeName, []string{kubeletHost, c.nodeName, "127.0.0.1", "localhost"}); err != nil {
+		return nil, nil, err
+	}
 	agent, err := node.New(node.Config{
-		DataDir:      string(dir),
-		APIHost:      apiHost,
-		APIPort:      apiPort,
-		BuildkitHost: buildkitAddress,
-		Client:       client,
-		Pods:         factory.Core().V1().Pods(),
-		Standby:      true,
-		Registry:     c.registries,
-		Network:      cni.Config{Subnet: o.PodSubnet},
+		NodeName:        c.nodeName,
+		KubeletListen:   o.KubeletListen,
+		KubeletCertFile: kubeletCert,
+		KubeletKeyFile:  kubeletKey,
+		ClientCAFile:    dir.pki().CACert,
+		DataDir:         string(dir),
+		APIHost:         apiHost,
+		APIPort:         apiPort,
+		BuildkitHost:    buildkitAddress,
+		Client:          client,
+		Pods:            factory.Core().V1().Pods(),
+		Standby:         true,
+		Registry:        c.registries,
+		Network:         cni.Config{Subnet: o.PodSubnet},
 	})
 	return agent, factory, err
 }

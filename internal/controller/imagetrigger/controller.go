@@ -80,7 +80,6 @@ type follower struct {
 type Controller struct {
 	builds    buildclient.Interface
 	apps      appsclient.Interface
-	kube      kubernetes.Interface
 	streams   imagelisters.ImageStreamLister
 	configs   buildlisters.BuildConfigLister
 	dcs       appslisters.DeploymentConfigLister
@@ -97,7 +96,6 @@ func New(builds buildclient.Interface, apps appsclient.Interface, kube kubernete
 	c := &Controller{
 		builds:  builds,
 		apps:    apps,
-		kube:    kube,
 		streams: informers.ImageStreams.Lister(),
 		configs: informers.BuildConfigs.Lister(),
 		dcs:     informers.DeploymentConfigs.Lister(),
