@@ -1,18 +1,23 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	projectv1 "github.com/openshift/api/project/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
 	restclient "k8s.io/client-go/rest"
 
+	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/image"
 	appsregistry "github.com/slipway-dev/slipway/internal/registry/apps"
 	buildregistry "github.com/slipway-dev/slipway/internal/registry/build"
@@ -27,7 +32,7 @@ import (
 // serves. kubeConfig and kube reach the kube-apiserver (as this server's
 // own identity), for what OpenShift's resources read of Kubernetes'.
 func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, kubeConfig *restclient.Config, kube kubernetes.Interface, registryHostname string, registries *image.Client) error {
-	projects, err := projectregistry.NewStorage(projectstore.ClientNamespaces(kube.CoreV1().Namespaces()))
+	projects, err := projectregistry.NewStorage(projectstore.ClientNamespaces(kube.CoreV1().Namespaces()), defaultServiceAccounts(kube))
 	if err != nil {
 		return fmt.Errorf("project storage: %w", err)
 	}
@@ -62,4 +67,21 @@ func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.R
 		}
 	}
 	return nil
+}
+
+// defaultServiceAccounts creates a new project's builder, default and
+// deployer service accounts with it, so that the project's first commands
+// (`secrets link builder ...`) find them; their tokens, pull secrets and
+// role bindings follow from the service account controller.
+func defaultServiceAccounts(kube kubernetes.Interface) func(ctx context.Context, namespace string) error {
+	return func(ctx context.Context, namespace string) error {
+		for _, name := range serviceaccount.DefaultServiceAccounts {
+			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+			_, err := kube.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating service account %s/%s: %w", namespace, name, err)
+			}
+		}
+		return nil
+	}
 }

@@ -31,6 +31,16 @@ type Options struct {
 	// reading stops there, TailLines counts back from it, and Follow does
 	// not apply.
 	To int64
+	// Times is the log's times file (ContainerTimes); empty when it has
+	// none. Since and Timestamps need it.
+	Times string
+	// Since, when not zero, starts at the first line written at or after
+	// it (with TailLines, whichever starts later).
+	Since time.Time
+	// Timestamps prefixes each line with the time it was written (RFC
+	// 3339 with nanoseconds, UTC) and a space; LimitBytes then counts
+	// them too.
+	Timestamps bool
 	// PollInterval is how often a follower looks for new bytes at the end
 	// of the file; 100ms when zero.
 	PollInterval time.Duration
@@ -51,13 +61,17 @@ func Open(ctx context.Context, path string, opts Options, done DoneFunc) (io.Rea
 	if opts.DoneInterval <= 0 {
 		r.opts.DoneInterval = 500 * time.Millisecond
 	}
-	if opts.LimitBytes != nil {
+	if opts.LimitBytes != nil && !opts.Timestamps {
 		r.remaining = max(*opts.LimitBytes, 0)
 	}
 	if opts.To > 0 {
 		r.opts.Follow = false
 	}
+	if opts.Times != "" {
+		r.times = openTimes(opts.Times)
+	}
 	if err := r.open(); err != nil {
+		r.closeTimes()
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
@@ -65,7 +79,23 @@ func Open(ctx context.Context, path string, opts Options, done DoneFunc) (io.Rea
 			return nil, ErrNotStarted
 		}
 	}
-	return r, nil
+	if !opts.Timestamps {
+		return r, nil
+	}
+	if r.times == nil {
+		// Without a times file every line gets the same date.
+		r.times = openTimes("")
+	}
+	var out io.ReadCloser = &timestamped{r: r, lineStart: true}
+	if opts.LimitBytes != nil {
+		out = limitCloser{Reader: io.LimitReader(out, max(*opts.LimitBytes, 0)), Closer: out}
+	}
+	return out, nil
+}
+
+type limitCloser struct {
+	io.Reader
+	io.Closer
 }
 
 type reader struct {
@@ -77,6 +107,16 @@ type reader struct {
 	remaining int64 // bytes left under LimitBytes; -1 for no limit
 	finishing bool  // done said true: drain and stop
 	lastCheck time.Time
+	// pos is the offset of the next byte Read returns.
+	pos int64
+	// times dates the log (Since, Timestamps); nil without a times file.
+	times *timeIndex
+}
+
+func (r *reader) closeTimes() {
+	if r.times != nil {
+		r.times.close()
+	}
 }
 
 // open opens the file and seeks to the tail position.
@@ -103,12 +143,29 @@ func (r *reader) open() error {
 		}
 		offset = max(offset, tail)
 	}
+	if !r.opts.Since.IsZero() && r.times != nil {
+		since, ok, err := r.times.since(r.opts.Since)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if !ok {
+			// Nothing that old... or rather that new: only what comes.
+			since = end
+		}
+		if since, err = lineStartAfter(f, since); err != nil {
+			f.Close()
+			return err
+		}
+		offset = max(offset, since)
+	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
 			f.Close()
 			return fmt.Errorf("seeking in %s: %w", r.path, err)
 		}
 	}
+	r.pos = offset
 	if r.opts.To > 0 {
 		left := max(r.opts.To-offset, 0)
 		if r.remaining < 0 || r.remaining > left {
@@ -135,6 +192,7 @@ func (r *reader) Read(p []byte) (int, error) {
 		if r.file != nil {
 			n, err := r.file.Read(p)
 			if n > 0 {
+				r.pos += int64(n)
 				if r.remaining > 0 {
 					r.remaining -= int64(n)
 				}
@@ -170,6 +228,7 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 func (r *reader) Close() error {
+	r.closeTimes()
 	if r.file == nil {
 		return nil
 	}

@@ -89,7 +89,7 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	if err := apply(ctx, client.RbacV1().ClusterRoles(), webhook); err != nil {
 		return err
 	}
-	for _, role := range serviceaccount.DefaultClusterRoles() {
+	for _, role := range append(serviceaccount.DefaultClusterRoles(), openshiftRoles()...) {
 		if err := apply(ctx, client.RbacV1().ClusterRoles(), role); err != nil {
 			return err
 		}
@@ -188,23 +188,15 @@ func (c *openshiftAPIsReady) Check(r *http.Request) error {
 	if admin == nil {
 		return fmt.Errorf("the OpenShift API server is starting")
 	}
-	client, err := aggregatorclient.NewForConfig(admin)
+	client, err := kubernetes.NewForConfig(admin)
 	if err != nil {
 		return err
 	}
+	// Through the aggregator's proxy, not the APIService's condition: the
+	// proxy learns of availability a moment after the condition is set.
 	for _, group := range openshiftGroups {
-		api, err := client.ApiregistrationV1().APIServices().Get(r.Context(), "v1."+group, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		available := false
-		for _, cond := range api.Status.Conditions {
-			if cond.Type == apiregistrationv1.Available && cond.Status == apiregistrationv1.ConditionTrue {
-				available = true
-			}
-		}
-		if !available {
-			return fmt.Errorf("APIService v1.%s is not available yet", group)
+		if _, err := client.Discovery().RESTClient().Get().AbsPath("/apis", group, "v1").DoRaw(r.Context()); err != nil {
+			return fmt.Errorf("%s/v1 is not served yet: %w", group, err)
 		}
 	}
 	c.ready.Store(true)

@@ -23,6 +23,7 @@ import (
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -288,8 +289,11 @@ func TestKubectl(t *testing.T) {
 	}
 }
 
-// TestAuthentication: no anonymous access, service accounts only inside
-// their namespace.
+// TestAuthentication: anonymous requests are forbidden (Kubernetes'
+// anonymous user, as on OpenShift), bad tokens unauthorized; service account
+// tokens are Kubernetes' own; RBAC decides, for OpenShift's groups too
+// (delegated to the kube-apiserver), and the OpenShift API server sees the
+// caller's identity.
 func TestAuthentication(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
@@ -306,8 +310,8 @@ func TestAuthentication(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("anonymous GET %s: %d, want 401", path, resp.StatusCode)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("anonymous GET %s: %d, want 403", path, resp.StatusCode)
 		}
 	}
 	if code := statusWithToken(t, client, s.url()+"/api/v1/namespaces", "not-a-token"); code != http.StatusUnauthorized {
@@ -328,26 +332,58 @@ func TestAuthentication(t *testing.T) {
 		}
 		return errorf("no builder token secret in %d secrets", len(secrets.Items))
 	})
+	// The builder gets view in its own project, nothing more.
+	view := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "builder-view", Namespace: "mine"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "builder", Namespace: "mine"}},
+	}
+	if _, err := kube.RbacV1().RoleBindings("mine").Create(ctx, view, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := buildclient.NewForConfigOrDie(cfg).BuildV1().BuildConfigs("mine").Create(ctx, dockerBuildConfig("x"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	saCfg := rest.AnonymousClientConfig(cfg)
 	saCfg.BearerToken = token
-	var saKube kubernetes.Interface
+	saKube := kubernetes.NewForConfigOrDie(saCfg)
+	saBuilds := buildclient.NewForConfigOrDie(saCfg).BuildV1()
 	eventually(t, 10*time.Second, func() error {
-		saKube = kubernetes.NewForConfigOrDie(saCfg)
-		_, err := saKube.CoreV1().Secrets("mine").List(ctx, metav1.ListOptions{})
+		_, err := saBuilds.BuildConfigs("mine").Get(ctx, "x", metav1.GetOptions{})
 		return err
 	})
-	_, err := saKube.CoreV1().Secrets("theirs").List(ctx, metav1.ListOptions{})
-	if !apierrors.IsForbidden(err) {
-		t.Fatalf("service account outside its namespace: %v, want 403", err)
+	if _, err := saBuilds.BuildConfigs("mine").Create(ctx, dockerBuildConfig("y"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("viewer creating a build config in its project: %v, want 403", err)
 	}
-	if _, err := buildclient.NewForConfigOrDie(saCfg).BuildV1().BuildConfigs("theirs").Create(ctx, dockerBuildConfig("x"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
-		t.Fatalf("service account creating outside its namespace: %v, want 403", err)
+	if _, err := saKube.CoreV1().Secrets("mine").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("viewer listing secrets: %v, want 403", err)
 	}
-	if _, err := buildclient.NewForConfigOrDie(saCfg).BuildV1().BuildConfigs("mine").Create(ctx, dockerBuildConfig("x"), metav1.CreateOptions{}); err != nil {
-		t.Fatalf("service account creating in its namespace: %v", err)
+	if _, err := saBuilds.BuildConfigs("theirs").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("service account reading another project: %v, want 403", err)
 	}
 	if _, err := saKube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("service account listing namespaces: %v, want 403", err)
+	}
+
+	// Delegated authentication: the OpenShift API server records who asked.
+	provisioner := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "builder-self-provisioner"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "self-provisioner"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "builder", Namespace: "mine"}},
+	}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, provisioner, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		_, err := projectclient.NewForConfigOrDie(saCfg).ProjectV1().ProjectRequests().Create(ctx, &projectv1.ProjectRequest{ObjectMeta: metav1.ObjectMeta{Name: "by-builder"}}, metav1.CreateOptions{})
+		return err
+	})
+	ns, err := kube.CoreV1().Namespaces().Get(ctx, "by-builder", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ns.Annotations["openshift.io/requester"]; got != "system:serviceaccount:mine:builder" {
+		t.Fatalf("requester %q, want the service account", got)
 	}
 }
 

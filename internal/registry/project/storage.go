@@ -2,6 +2,8 @@
 package project
 
 import (
+	"context"
+
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	projectstore "github.com/slipway-dev/slipway/internal/registry/project/project"
@@ -10,9 +12,9 @@ import (
 
 // NewStorage returns the storage of "projects" and "projectrequests", both
 // served from the cluster's namespaces (projectstore.ClientNamespaces).
-func NewStorage(namespaces projectstore.Namespaces) (map[string]rest.Storage, error) {
+func NewStorage(namespaces projectstore.Namespaces, populate func(ctx context.Context, namespace string) error) (map[string]rest.Storage, error) {
 	return map[string]rest.Storage{
 		"projects":        projectstore.NewREST(namespaces),
-		"projectrequests": projectrequest.NewREST(namespaces),
+		"projectrequests": projectrequest.NewREST(namespaces, populate),
 	}, nil
 }

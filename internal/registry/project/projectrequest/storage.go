@@ -29,6 +29,7 @@ var ReservedPrefixes = []string{"openshift-", "kube-"}
 // REST creates projects on request.
 type REST struct {
 	namespaces rest.Creater
+	populate   func(ctx context.Context, namespace string) error
 }
 
 var (
@@ -39,9 +40,11 @@ var (
 	_ rest.TableConvertor       = &REST{}
 )
 
-// NewREST returns the storage of projectrequests, creating namespaces.
-func NewREST(namespaces rest.Creater) *REST {
-	return &REST{namespaces: namespaces}
+// NewREST returns the storage of projectrequests, creating namespaces;
+// populate, when not nil, then fills each new project (OpenShift's project
+// template: its default service accounts), before the request answers.
+func NewREST(namespaces rest.Creater, populate func(ctx context.Context, namespace string) error) *REST {
+	return &REST{namespaces: namespaces, populate: populate}
 }
 
 // New returns an empty ProjectRequest.
@@ -106,6 +109,11 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	ns, ok := created.(*corev1.Namespace)
 	if !ok {
 		return nil, fmt.Errorf("creating namespace %s: got %T", req.Name, created)
+	}
+	if r.populate != nil {
+		if err := r.populate(ctx, ns.Name); err != nil {
+			return nil, err
+		}
 	}
 	return project.ConvertNamespace(ns), nil
 }
