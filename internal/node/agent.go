@@ -1,9 +1,14 @@
-// Package node is the node agent: it runs the pods of this machine and
-// writes their status back through pods/status, as a kubelet does. Each
-// pod is run by the Runtime that handles it; build pods (annotated
-// slipway.dev/host-process) run as host processes, with their secret
-// volumes and service account token copied into the pod's directory and
-// their output kept per container for pods/log and builds/log.
+// Package node is the node agent: this machine's kubelet. It registers
+// the Node and keeps it Ready (status, and a Lease renewed every 10 s),
+// runs the pods the scheduler binds to it and writes their status back
+// through pods/status, and serves the kubelet API kube-apiserver calls for
+// pods/log. It acts as system:node:<name>, so the Node authorizer and
+// NodeRestriction limit it to its own pods' secrets, config maps and
+// tokens. Each pod is run by the Runtime that handles it; build pods
+// (annotated slipway.dev/host-process) run as host processes, with their
+// volumes (the projected service account token among them) written into
+// the pod's directory and their output kept per container for pods/log
+// and builds/log.
 package node
 
 import (
@@ -448,8 +453,9 @@ func (a *Agent) markLost(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// stopAll stops every running pod and waits for them, bounded by the grace
-// period plus a little.
+// stopAll stops every running pod and waits for them: a container still
+// running after the agent's grace period (a deleted pod's own may be
+// longer) is killed, so none outlives the agent.
 func (a *Agent) stopAll() {
 	a.mu.Lock()
 	runs := make([]*podRun, 0, len(a.running))
@@ -460,10 +466,20 @@ func (a *Agent) stopAll() {
 	for _, r := range runs {
 		r.stop("", "")
 	}
-	deadline := time.After(a.cfg.StopGracePeriod + 5*time.Second)
+	grace := time.After(a.cfg.StopGracePeriod)
+	deadline := time.After(a.cfg.StopGracePeriod + 10*time.Second)
 	for _, r := range runs {
 		select {
 		case <-r.done:
+		case <-grace:
+			for _, r := range runs {
+				r.force()
+			}
+			select {
+			case <-r.done:
+			case <-deadline:
+				return
+			}
 		case <-deadline:
 			return
 		}

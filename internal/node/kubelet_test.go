@@ -260,6 +260,25 @@ func TestPodLogs(t *testing.T) {
 		}
 	}
 
+	// Dated lines, and the lines written since a time.
+	b, err := pods.GetLogs("done", &corev1.PodLogOptions{Timestamps: true}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		stamp, text, _ := strings.Cut(line, " ")
+		ts, err := time.Parse(time.RFC3339Nano, stamp)
+		if err != nil || text != []string{"one", "two", "three"}[i] || time.Since(ts) > time.Minute {
+			t.Errorf("timestamped line %d: %q (%v)", i, line, err)
+		}
+	}
+	slow := createPod(t, api, hostPod("slow", `echo early; sleep 2; echo late`))
+	waitForPod(t, api, slow.Name, time.Minute, phaseIs(corev1.PodSucceeded))
+	b, err = pods.GetLogs("slow", &corev1.PodLogOptions{SinceSeconds: ptrInt64(1)}).DoRaw(ctx)
+	if err != nil || string(b) != "late\n" {
+		t.Errorf("logs since a second ago: %q, %v; want late only", b, err)
+	}
+
 	// Followed while it runs, until it ends.
 	running := createPod(t, api, hostPod("ticker", `echo first; while [ ! -e "$SLIPWAY_WORK_DIR/go" ]; do sleep 0.1; done; echo second`))
 	waitForPod(t, api, running.Name, time.Minute, phaseIs(corev1.PodRunning))

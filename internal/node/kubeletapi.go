@@ -183,12 +183,6 @@ func (k kubeletAPI) containerLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("container %q not found in pod %q", container, name), http.StatusNotFound)
 		return
 	}
-	if req.timestamps {
-		// The log files hold the containers' bytes as written, without
-		// the time of each line.
-		http.Error(w, "timestamps are not recorded by this node", http.StatusBadRequest)
-		return
-	}
 	if req.stream == string(corev1.LogStreamStdout) || req.stream == string(corev1.LogStreamStderr) {
 		// stdout and stderr share one file, in the order they were written.
 		http.Error(w, "this node keeps stdout and stderr together: only stream=All is served", http.StatusBadRequest)
@@ -200,10 +194,11 @@ func (k kubeletAPI) containerLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	// sinceSeconds and sinceTime select whole runs: a run that ended
-	// before the time is left out, the lines of a run that goes on cannot
-	// be dated and are all served (the kubelet dates each line).
-	opts := podlogs.Options{Follow: req.follow, TailLines: req.tailLines, LimitBytes: req.limitBytes}
+	opts := podlogs.Options{Follow: req.follow, TailLines: req.tailLines, LimitBytes: req.limitBytes,
+		Times: logDir.ContainerTimes(namespace, name, container), Timestamps: req.timestamps}
+	if since := sinceTime(req, time.Now()); since != nil {
+		opts.Since = *since
+	}
 	done := k.containerDone(pod, container)
 	switch {
 	case req.previous:
@@ -215,11 +210,6 @@ func (k kubeletAPI) containerLogs(w http.ResponseWriter, r *http.Request) {
 		opts.From, opts.To = prev.Offset, cur.Offset
 		if opts.To == opts.From {
 			// It wrote nothing (To zero would mean the end of the file).
-			w.Header().Set("Content-Type", "text/plain")
-			return
-		}
-		if since := sinceTime(req, time.Now()); since != nil && !cur.Started.After(*since) {
-			// The whole previous run is older than asked.
 			w.Header().Set("Content-Type", "text/plain")
 			return
 		}

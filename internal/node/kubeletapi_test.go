@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,7 +188,6 @@ func TestKubeletAPIContainerLogs(t *testing.T) {
 		{"?previous=true&limitBytes=3", http.StatusOK, "fir"},
 		{"?tailLines=-1", http.StatusBadRequest, ""},
 		{"?follow=maybe", http.StatusBadRequest, ""},
-		{"?timestamps=true", http.StatusBadRequest, ""},
 		{"?stream=Stdout", http.StatusBadRequest, ""},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
@@ -196,6 +196,13 @@ func TestKubeletAPIContainerLogs(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", status, body, tc.status, tc.body)
 			}
 		})
+	}
+	// A log without its times file (written before the agent dated logs):
+	// every line gets the file's date.
+	status, body := get(t, c, f.url+"/containerLogs/p/web/c?timestamps=true&tailLines=1")
+	stamp, line, _ := strings.Cut(body, " ")
+	if _, err := time.Parse(time.RFC3339Nano, stamp); status != http.StatusOK || err != nil || line != "three\n" {
+		t.Errorf("timestamps: %d %q (%v)", status, body, err)
 	}
 	for _, path := range []string{"/containerLogs/p/web/nope", "/containerLogs/p/gone/c"} {
 		if status, body := get(t, c, f.url+path); status != http.StatusNotFound {

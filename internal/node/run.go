@@ -14,8 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/slipway-dev/slipway/internal/podlogs"
 )
 
 // podRun is one running pod: the handle sync uses to stop it.
@@ -35,11 +33,19 @@ type podRun struct {
 	// token renewal that wrote after that removes them again.
 	ended atomic.Bool
 	done  chan struct{}
+	// forced is closed when the agent shuts down: containers still in
+	// their grace period are killed at once.
+	forceOnce sync.Once
+	forced    chan struct{}
 }
 
 func newPodRun(uid types.UID) *podRun {
-	return &podRun{uid: uid, stopCh: make(chan struct{}), done: make(chan struct{})}
+	return &podRun{uid: uid, stopCh: make(chan struct{}), done: make(chan struct{}), forced: make(chan struct{})}
 }
+
+// force kills what still runs of a stopped pod without waiting for the
+// rest of its grace period.
+func (r *podRun) force() { r.forceOnce.Do(func() { close(r.forced) }) }
 
 // stop asks the pod's containers to stop (SIGTERM, then SIGKILL after the
 // grace period); reason and message, if set, become the pod's status reason.
@@ -255,17 +261,9 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	if err != nil {
 		return fail(err)
 	}
-	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	out, err := a.openOutput(pod.Namespace, pod.Name, c.Name, s.startedAt.Time)
 	if err != nil {
-		return fail(fmt.Errorf("opening the log: %w", err))
-	}
-	// Where this run's output begins: the kubelet API serves a restarted
-	// container's current run, or with previous the one before.
-	if info, err := log.Stat(); err == nil {
-		err = podlogs.AppendRun(a.logs.ContainerRuns(pod.Namespace, pod.Name, c.Name), podlogs.Run{Offset: info.Size(), Started: s.startedAt.Time})
-		if err != nil {
-			a.log.Error("recording a container start", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "error", err)
-		}
+		return fail(err)
 	}
 	var stdin *os.File
 	var stdinFeed func(exited <-chan struct{})
@@ -273,18 +271,20 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 		var err error
 		stdin, stdinFeed, err = openStdin(a.logs.ContainerStdin(pod.Namespace, pod.Name, c.Name), c.StdinOnce)
 		if err != nil {
-			log.Close()
+			out.started()
+			out.wait(outputDrainTimeout)
 			return fail(fmt.Errorf("creating stdin: %w", err))
 		}
 	}
-	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: log, Stdin: stdin,
+	proc, err := rt.Start(ContainerSpec{Pod: pod, Container: c, Env: env, WorkDir: files.work(), Log: out.w, Stdin: stdin,
 		Files: files, Sandbox: sandbox, Attempt: attempt})
+	// The child has its own copies of the pipes' ends.
+	out.started()
 	if stdin != nil {
-		// The child has its own copy of the pipe's read end.
 		stdin.Close()
 	}
 	if err != nil {
-		log.Close()
+		out.wait(outputDrainTimeout)
 		if stdinFeed != nil {
 			closed := make(chan struct{})
 			close(closed)
@@ -305,7 +305,8 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 	}
 	go func() {
 		s.exitCode, s.err = proc.Wait()
-		log.Close()
+		// Its last words are in the log before anyone sees it ended.
+		out.wait(outputDrainTimeout)
 		close(s.exited)
 	}()
 	// Stopping the pod stops the container: SIGTERM, then SIGKILL.
@@ -320,6 +321,8 @@ func (a *Agent) launch(pod *corev1.Pod, rt Runtime, c *corev1.Container, files p
 			select {
 			case <-s.exited:
 			case <-time.After(grace):
+				_ = proc.Signal(syscall.SIGKILL)
+			case <-run.forced:
 				_ = proc.Signal(syscall.SIGKILL)
 			}
 		case <-s.exited:

@@ -34,7 +34,8 @@ type ContainerSpec struct {
 	Env []string
 	// WorkDir is the process's working directory.
 	WorkDir string
-	// Log receives stdout and stderr.
+	// Log receives stdout and stderr (the agent copies it into the
+	// container's log).
 	Log *os.File
 	// Stdin, when set, is the container's stdin (a container with
 	// stdin: true); nil means no stdin.

@@ -1,6 +1,7 @@
 // Package podlogs is where the node agent keeps each pod's files (container
-// logs, volumes, the termination log) and how the API server reads a
-// container's log back, once or following it as it grows.
+// logs with the times and runs that date and divide them, volumes, the
+// termination log) and how a container's log is read back, once or
+// following it as it grows.
 package podlogs
 
 import (

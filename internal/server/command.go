@@ -180,10 +180,14 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	// The API servers outlive the pipeline: when ctx ends, the node stops
+	// its pods (writing their status) before the control plane goes.
+	apiCtx, stopAPIs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAPIs()
 	ready := &openshiftAPIsReady{}
 	notifications := &handlerSlot{}
 	files := controlplane.Files{Dir: dir.path("controlplane"), CACert: dir.pki().CACert, CAKey: dir.pki().CAKey}
-	cp, err := controlplane.Start(ctx, controlplane.Config{
+	cp, err := controlplane.Start(apiCtx, controlplane.Config{
 		Files:                files,
 		Listen:               o.Listen,
 		ServingCert:          dir.pki().ServingCert,
@@ -231,7 +235,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	openshiftStopped := make(chan error, 1)
-	go func() { openshiftStopped <- s.Generic.PrepareRun().RunWithContext(ctx) }()
+	go func() { openshiftStopped <- s.Generic.PrepareRun().RunWithContext(apiCtx) }()
 	if err := retryBootstrap(ctx, cp.Admin, openshiftPort, caBundle); err != nil {
 		return err
 	}
@@ -265,6 +269,12 @@ func Run(ctx context.Context, o Options) error {
 	case <-agentStopped:
 	case <-time.After(time.Minute):
 		slog.Warn("the node agent did not stop its pods within a minute")
+	}
+	stopAPIs()
+	select {
+	case <-cp.Done():
+	case <-time.After(30 * time.Second):
+		slog.Warn("the control plane did not stop within 30s")
 	}
 	return runErr
 }

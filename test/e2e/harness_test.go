@@ -139,6 +139,10 @@ func (s *server) stop() {
 	if s.t.Failed() {
 		s.t.Logf("server logs:\n%s", tail(s.logs.String(), 60))
 	}
+	// SLIPWAY_E2E_LOGS=DIR keeps every server's whole log.
+	if dir := os.Getenv("SLIPWAY_E2E_LOGS"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(s.t.Name(), "/", "_")+".log"), []byte(s.logs.String()), 0o644)
+	}
 	s.cmd = nil
 }
 
