@@ -10,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
@@ -144,12 +145,8 @@ func TestDeploymentImageTrigger(t *testing.T) {
 	// OpenShift's does.
 	image := h.push("web", "latest", "four")
 	follows(image, len(first)+2)
-	current, err := h.kube.AppsV1().Deployments(h.ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	current.Spec.Template.Spec.Containers[0].Image = "reg.test/web:by-hand"
-	if _, err := h.kube.AppsV1().Deployments(h.ns).Update(ctx, current, metav1.UpdateOptions{}); err != nil {
+	patch := `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"reg.test/web:by-hand"}]`
+	if _, err := h.kube.AppsV1().Deployments(h.ns).Patch(ctx, "web", types.JSONPatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor("the image set back", func(ctx context.Context) (bool, string, error) {
