@@ -126,6 +126,9 @@ func New(c Config) (*Server, error) {
 	}
 	authz := genericoptions.NewDelegatingAuthorizationOptions()
 	authz.RemoteKubeConfigFile = c.Kubeconfig
+	// The kube-apiserver calls admission webhooks without credentials; the
+	// image lookup webhook only reads image streams and never denies.
+	authz.AlwaysAllowPaths = append(authz.AlwaysAllowPaths, imagelookup.WebhookPath)
 	if err := authz.ApplyTo(&config.Authorization); err != nil {
 		return nil, fmt.Errorf("configuring delegated authorization: %w", err)
 	}
@@ -173,6 +176,7 @@ func New(c Config) (*Server, error) {
 	if err := installAPIGroups(generic, optsGetter, kubeConfig, client, c.RegistryHostname, registries); err != nil {
 		return nil, err
 	}
+	generic.Handler.NonGoRestfulMux.Handle(imagelookup.WebhookPath, imageLookup)
 	generic.AddPostStartHookOrDie("slipway-kube-informers", func(hook genericapiserver.PostStartHookContext) error {
 		kubeInformers.Start(hook.Done())
 		return nil

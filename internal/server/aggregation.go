@@ -11,6 +11,7 @@ import (
 	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	projectv1 "github.com/openshift/api/project/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,7 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
+	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/controlplane"
 )
@@ -114,6 +116,9 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 		},
 	}
 	if err := apply(ctx, client.CoreV1().Services(openshiftAPINamespace), svc); err != nil {
+		return err
+	}
+	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), imageLookupWebhook(int32(port), caBundle)); err != nil {
 		return err
 	}
 	for _, group := range openshiftGroups {
@@ -215,4 +220,43 @@ func retryBootstrap(ctx context.Context, admin *rest.Config, port int, caBundle 
 		return fmt.Errorf("registering the OpenShift API server: %w", last)
 	}
 	return err
+}
+
+// imageLookupWebhook sends the pod-making kinds of Kubernetes to the
+// OpenShift API server's image lookup (lookupPolicy.local), as OpenShift's
+// image policy admission sees them.
+func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+	path := imagelookup.WebhookPath
+	ignore := admissionregistrationv1.Ignore
+	none := admissionregistrationv1.SideEffectClassNone
+	timeout := int32(5)
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources,
+		}}
+	}
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "imagelookup.image.openshift.io"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: "imagelookup.image.openshift.io",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{
+				Service:  &admissionregistrationv1.ServiceReference{Namespace: openshiftAPINamespace, Name: openshiftAPIService, Path: &path, Port: &port},
+				CABundle: caBundle,
+			},
+			Rules: []admissionregistrationv1.RuleWithOperations{
+				rule("", "pods", "replicationcontrollers"),
+				rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
+				rule("batch", "jobs", "cronjobs"),
+			},
+			FailurePolicy:           &ignore,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+				Values: []string{"kube-system", "kube-public", "kube-node-lease", openshiftAPINamespace},
+			}}},
+		}},
+	}
 }

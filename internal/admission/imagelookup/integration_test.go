@@ -3,13 +3,16 @@ package imagelookup_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	kappsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/testserver"
@@ -32,6 +35,17 @@ func TestServerResolvesLocalNames(t *testing.T) {
 		}
 	}
 
+	// Pods need the namespaces' default service accounts, which
+	// kube-controller-manager makes a moment after the namespaces.
+	for _, name := range []string{ns, "elsewhere"} {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, err := kube.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+			return err == nil, nil
+		})
+		if err != nil {
+			t.Fatalf("no default service account in %s: %v", name, err)
+		}
+	}
 	for _, name := range []string{"mytime", "external"} {
 		is := &imagev1.ImageStream{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -66,10 +80,13 @@ func TestServerResolvesLocalNames(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	noToken := false
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "app"},
 		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{{Name: "init", Image: "external:v1"}},
+			// The namespace's default service account may not exist yet.
+			AutomountServiceAccountToken: &noToken,
+			InitContainers:               []corev1.Container{{Name: "init", Image: "external:v1"}},
 			Containers: []corev1.Container{
 				{Name: "app", Image: "mytime:latest"},
 				{Name: "other", Image: "busybox"},
@@ -101,6 +118,30 @@ func TestServerResolvesLocalNames(t *testing.T) {
 	}
 	if got := elsewhere.Spec.Containers[0].Image; got != "mytime:latest" {
 		t.Errorf("pod in another namespace: image = %q, want it unchanged", got)
+	}
+
+	// Kubernetes' workloads go through the webhook the server registers.
+	replicas := int32(0)
+	deployment := &kappsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: kappsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "app"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "app"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "mytime:latest"}, {Name: "other", Image: "busybox"}}},
+			},
+		},
+	}
+	storedDeployment, err := kube.AppsV1().Deployments(ns).Create(ctx, deployment, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := storedDeployment.Spec.Template.Spec.Containers[0].Image; got != pushed {
+		t.Errorf("stored Deployment template image = %q, want %q", got, pushed)
+	}
+	if got := storedDeployment.Spec.Template.Spec.Containers[1].Image; got != "busybox" {
+		t.Errorf("Deployment image of no stream = %q, want busybox unchanged", got)
 	}
 
 	dc := &appsv1.DeploymentConfig{

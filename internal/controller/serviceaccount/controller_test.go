@@ -3,12 +3,14 @@ package serviceaccount
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +25,9 @@ import (
 )
 
 // server is the real API server every test of this package runs against.
-// It runs no service account controller: the tests drive their own.
+// It runs Kubernetes' controller manager (its service account and token
+// controllers, which make the default account and sign tokens) but not
+// Slipway's service account controller: the tests drive their own.
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
@@ -71,7 +75,7 @@ func newFixtureWith(t *testing.T, options []Option, objs ...runtime.Object) *fix
 	}
 	client := kubernetes.NewForConfigOrDie(cfg)
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory.Core().V1().Namespaces(), factory.Core().V1().ServiceAccounts(), factory.Core().V1().Secrets(), []byte("CA PEM"), options...)
+	c := New(client, factory.Core().V1().Namespaces(), factory.Core().V1().ServiceAccounts(), factory.Core().V1().Secrets(), options...)
 	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
@@ -120,50 +124,75 @@ func createObject(t *testing.T, ctx context.Context, admin kubernetes.Interface,
 	if err != nil {
 		t.Fatalf("creating %T: %v", obj, err)
 	}
+	// Kubernetes' service account controller gives every namespace its
+	// default account; waiting for it keeps the tests' syncs from racing it.
+	if ns, ok := obj.(*corev1.Namespace); ok && ns.DeletionTimestamp == nil {
+		err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, err := admin.CoreV1().ServiceAccounts(ns.Name).Get(ctx, "default", metav1.GetOptions{})
+			return err == nil, nil
+		})
+		if err != nil {
+			t.Fatalf("namespace %s got no default service account from the controller manager: %v", ns.Name, err)
+		}
+	}
 }
 
-// removeNamespace deletes a test namespace and its service accounts and
-// secrets (no namespace controller runs here), and waits until it is gone,
-// so that the next test may use the name again.
+// removeNamespace deletes a test namespace and waits until Kubernetes'
+// namespace controller has emptied and removed it, so that the next test
+// may use the name again.
 func removeNamespace(t *testing.T, admin kubernetes.Interface, name string) {
 	ctx := context.Background()
-	core := admin.CoreV1()
-	_ = core.ServiceAccounts(name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-	_ = core.Secrets(name).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-	_ = core.Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
-		ns, err := core.Namespaces().Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		if err != nil {
-			return false, nil
-		}
-		ns.Spec.Finalizers = nil
-		_, _ = core.Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
-		return false, nil
+	namespaces := admin.CoreV1().Namespaces()
+	if err := namespaces.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting namespace %s: %v", name, err)
+		return
+	}
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := namespaces.Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
 	})
 	if err != nil {
 		t.Errorf("removing namespace %s: %v", name, err)
 	}
 }
 
-// waitForCaches waits until the listers show what the API holds, so a sync
-// sees the state the test just wrote.
+// waitForCaches waits until the listers show what the API holds (the same
+// objects at the same resource versions), so a sync sees the state the test
+// and the token controller just wrote.
 func (f *fixture) waitForCaches(ns string) {
 	f.t.Helper()
 	err := wait.PollUntilContextTimeout(f.ctx, 5*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
-		sas, _ := f.client.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
-		secrets, _ := f.client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		sas, err := f.client.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		secrets, err := f.client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
 		cachedSAs, _ := f.c.serviceAccounts.ServiceAccounts(ns).List(labels.Everything())
 		cachedSecrets, _ := f.c.secrets.Secrets(ns).List(labels.Everything())
-		return len(sas.Items) == len(cachedSAs) && len(secrets.Items) == len(cachedSecrets), nil
+		live, cached := map[string]string{}, map[string]string{}
+		for _, sa := range sas.Items {
+			live["sa/"+sa.Name] = sa.ResourceVersion
+		}
+		for _, s := range secrets.Items {
+			live["secret/"+s.Name] = s.ResourceVersion
+		}
+		for _, sa := range cachedSAs {
+			cached["sa/"+sa.Name] = sa.ResourceVersion
+		}
+		for _, s := range cachedSecrets {
+			cached["secret/"+s.Name] = s.ResourceVersion
+		}
+		return maps.Equal(live, cached), nil
 	})
 	if err != nil {
 		f.t.Fatalf("caches did not catch up: %v", err)
 	}
 }
 
+// sync runs one sync of ns once the caches show the API's state.
 func (f *fixture) sync(ns string) {
 	f.t.Helper()
 	f.waitForCaches(ns)
@@ -172,8 +201,56 @@ func (f *fixture) sync(ns string) {
 	}
 }
 
+// settle syncs ns as the running controller would, until it is complete:
+// a token secret the controller makes is empty until Kubernetes' token
+// controller signs its token, and the pull secrets come from that token.
+// A sync that lost a race with Kubernetes' controllers (a conflict) is
+// retried, as the work queue would.
+func (f *fixture) settle(ns string) {
+	f.t.Helper()
+	var lastErr error
+	for range 20 {
+		f.waitForCaches(ns)
+		lastErr = f.c.sync(f.ctx, ns)
+		if lastErr == nil && f.complete(ns) {
+			return
+		}
+		// Give the token controller time to sign what the sync created.
+		_ = wait.PollUntilContextTimeout(f.ctx, 20*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+			secrets, err := f.client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, nil
+			}
+			for i := range secrets.Items {
+				if s := &secrets.Items[i]; s.Type == corev1.SecretTypeServiceAccountToken && !HasToken(s) && !staleToken(s) {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+	}
+	f.t.Fatalf("namespace %s did not settle; last sync: %v", ns, lastErr)
+}
+
+// complete reports whether the live state of ns needs nothing more from
+// the controller and every token secret holds its signed token.
+func (f *fixture) complete(ns string) bool {
+	f.t.Helper()
+	sas, secrets, err := f.c.liveState(f.ctx, ns)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if s.Type == corev1.SecretTypeServiceAccountToken && !HasToken(s) {
+			return false
+		}
+	}
+	return PlanNamespace(f.c.accounts, sas, secrets).Empty() && DockercfgPlanEmpty(f.c.registryHosts, sas, secrets)
+}
+
 // assertComplete checks that each default account exists and references
-// exactly one existing, well-formed token secret of its own.
+// exactly one existing token secret of its own, filled in by Kubernetes'
+// token controller: a signed JWT, the namespace and the cluster's CA.
 func (f *fixture) assertComplete(ns string) map[string]string {
 	f.t.Helper()
 	tokens := map[string]string{}
@@ -192,8 +269,11 @@ func (f *fixture) assertComplete(ns string) map[string]string {
 		if !strings.HasPrefix(secret.Name, name+"-token-") || !IsTokenSecretFor(secret, sa) {
 			f.t.Errorf("secret %s is not a token of %s: %+v", secret.Name, name, secret)
 		}
-		if len(secret.Data["token"]) != 43 || string(secret.Data["namespace"]) != ns || string(secret.Data["ca.crt"]) != "CA PEM" {
-			f.t.Errorf("secret %s data = %q", secret.Name, secret.Data)
+		if token := string(secret.Data["token"]); strings.Count(token, ".") != 2 || !strings.HasPrefix(token, "eyJ") {
+			f.t.Errorf("secret %s token = %q, want a signed JWT", secret.Name, token)
+		}
+		if string(secret.Data["namespace"]) != ns || string(secret.Data["ca.crt"]) != string(server.CABundle) {
+			f.t.Errorf("secret %s namespace = %q, ca.crt = %q; want %s and the cluster's CA", secret.Name, secret.Data["namespace"], secret.Data["ca.crt"], ns)
 		}
 		tokens[name] = secret.Name
 	}
@@ -211,11 +291,26 @@ func activeNS(name string) *corev1.Namespace {
 
 func TestSyncCreatesAccountsAndTokens(t *testing.T) {
 	f := newFixture(t, activeNS("p"))
-	f.sync("p")
-	f.assertComplete("p")
+	f.settle("p")
+	tokens := f.assertComplete("p")
 	secrets, _ := f.client.CoreV1().Secrets("p").List(f.ctx, metav1.ListOptions{})
 	if len(secrets.Items) != 3 {
 		t.Errorf("%d secrets, want 3", len(secrets.Items))
+	}
+
+	// The API server accepts the token as the account's.
+	builder, err := f.client.CoreV1().Secrets("p").Get(f.ctx, tokens["builder"], metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(server.Admin)
+	cfg.BearerToken = string(builder.Data[TokenKey])
+	review, err := kubernetes.NewForConfigOrDie(cfg).AuthenticationV1().SelfSubjectReviews().Create(f.ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("authenticating with the builder token: %v", err)
+	}
+	if got := review.Status.UserInfo.Username; got != "system:serviceaccount:p:builder" {
+		t.Errorf("builder token authenticates as %q", got)
 	}
 
 	// A second pass over a complete namespace writes nothing.
@@ -245,14 +340,14 @@ func TestSyncSkipsTerminatingNamespace(t *testing.T) {
 
 func TestSyncRepairs(t *testing.T) {
 	f := newFixture(t, activeNS("p"))
-	f.sync("p")
+	f.settle("p")
 	before := f.assertComplete("p")
 
 	// A deleted token secret is replaced and the list fixed.
 	if err := f.client.CoreV1().Secrets("p").Delete(f.ctx, before["builder"], metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.sync("p")
+	f.settle("p")
 	after := f.assertComplete("p")
 	if after["builder"] == before["builder"] {
 		t.Errorf("builder token not replaced: %s", after["builder"])
@@ -265,7 +360,7 @@ func TestSyncRepairs(t *testing.T) {
 	if err := f.client.CoreV1().ServiceAccounts("p").Delete(f.ctx, "deployer", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.sync("p")
+	f.settle("p")
 	final := f.assertComplete("p")
 	if final["deployer"] == before["deployer"] {
 		t.Errorf("deployer kept the token of the deleted account")
@@ -287,7 +382,7 @@ func TestSyncKeepsUserSecretsAndTokensForUserAccounts(t *testing.T) {
 	orphan := testToken("gone-token-abcde", "gone", "g1")
 	orphan.Namespace = "p"
 	f := newFixture(t, activeNS("p"), userSecret, robot, orphan)
-	f.sync("p")
+	f.settle("p")
 	f.assertComplete("p")
 
 	got, err := f.client.CoreV1().ServiceAccounts("p").Get(f.ctx, "robot", metav1.GetOptions{})
@@ -302,6 +397,36 @@ func TestSyncKeepsUserSecretsAndTokensForUserAccounts(t *testing.T) {
 	}
 	if _, err := f.client.CoreV1().Secrets("p").Get(f.ctx, orphan.Name, metav1.GetOptions{}); err == nil {
 		t.Errorf("orphaned token secret was not deleted")
+	}
+}
+
+// TestSyncReplacesStaleTokens migrates the old layout: token secrets holding
+// a random token Slipway made itself (no API server accepts those any more)
+// are deleted, and the account gets a token Kubernetes signs.
+func TestSyncReplacesStaleTokens(t *testing.T) {
+	f := newFixture(t, activeNS("p"))
+	builder, err := f.client.CoreV1().ServiceAccounts("p").Create(f.ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder", Namespace: "p"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// All three keys are there, so Kubernetes' token controller leaves it be.
+	stale := NewTokenSecret(builder, "builder-token-stale")
+	stale.Data = map[string][]byte{TokenKey: []byte(staleTokenValue), NamespaceKey: []byte("p"), CAKey: server.CABundle}
+	if stale, err = f.client.CoreV1().Secrets("p").Create(f.ctx, stale, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	builder.Secrets = []corev1.ObjectReference{{Name: stale.Name}}
+	if _, err := f.client.CoreV1().ServiceAccounts("p").Update(f.ctx, builder, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	f.settle("p")
+	tokens := f.assertComplete("p")
+	if tokens["builder"] == stale.Name {
+		t.Errorf("builder still uses the stale token secret")
+	}
+	if _, err := f.client.CoreV1().Secrets("p").Get(f.ctx, stale.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("stale token secret: err = %v, want NotFound", err)
 	}
 }
 

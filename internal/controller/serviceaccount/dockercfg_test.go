@@ -195,7 +195,7 @@ func (f *fixture) assertPullSecrets(ns string, hosts []string) map[string]string
 func TestSyncMakesPullSecrets(t *testing.T) {
 	hosts := RegistryHosts("127.0.0.1:5000")
 	f := newFixtureWith(t, []Option{WithRegistryHosts(hosts)}, activeNS("p"))
-	f.sync("p")
+	f.settle("p")
 	tokens := f.assertTokens("p")
 	pulls := f.assertPullSecrets("p", hosts)
 
@@ -210,7 +210,7 @@ func TestSyncMakesPullSecrets(t *testing.T) {
 	if err := f.client.CoreV1().Secrets("p").Delete(f.ctx, tokens["builder"], metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.sync("p")
+	f.settle("p")
 	after := f.assertPullSecrets("p", hosts)
 	if after["builder"] == pulls["builder"] {
 		t.Error("builder kept the pull secret of its deleted token")
@@ -226,7 +226,7 @@ func TestSyncMakesPullSecrets(t *testing.T) {
 	if err := f.client.CoreV1().ServiceAccounts("p").Delete(f.ctx, "deployer", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f.sync("p")
+	f.settle("p")
 	f.assertPullSecrets("p", hosts)
 	if _, err := f.client.CoreV1().Secrets("p").Get(f.ctx, after["deployer"], metav1.GetOptions{}); err == nil {
 		t.Errorf("pull secret %s of the deleted account still exists", after["deployer"])
@@ -239,13 +239,13 @@ func TestSyncMakesPullSecrets(t *testing.T) {
 
 func TestPullSecretsFollowRegistryHosts(t *testing.T) {
 	f := newFixtureWith(t, []Option{WithRegistryHosts([]string{"127.0.0.1:5000"})}, activeNS("p"))
-	f.sync("p")
+	f.settle("p")
 	before := f.assertPullSecrets("p", []string{"127.0.0.1:5000"})
 
 	// The registry moved: a controller configured for the new address
 	// replaces every pull secret.
 	f.c.registryHosts = []string{"127.0.0.1:6000"}
-	f.sync("p")
+	f.settle("p")
 	after := f.assertPullSecrets("p", []string{"127.0.0.1:6000"})
 	for name := range before {
 		if before[name] == after[name] {

@@ -1,7 +1,6 @@
 package serviceaccount
 
 import (
-	"encoding/base64"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,27 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
-
-func TestNewToken(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		tok, err := NewToken()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(tok) != 43 {
-			t.Fatalf("token %q has %d characters, want 43", tok, len(tok))
-		}
-		raw, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil || len(raw) != 32 {
-			t.Fatalf("token %q is not 32 bytes of base64url: %v", tok, err)
-		}
-		if seen[tok] {
-			t.Fatalf("token %q repeated", tok)
-		}
-		seen[tok] = true
-	}
-}
 
 func TestNewTokenSecretName(t *testing.T) {
 	long := strings.Repeat("a", 70)
@@ -65,21 +43,44 @@ func TestNewTokenSecretName(t *testing.T) {
 
 func TestNewTokenSecret(t *testing.T) {
 	sa := testSA("builder", "u1")
-	s := NewTokenSecret(sa, "builder-token-abcde", "tok", []byte("PEM"))
+	s := NewTokenSecret(sa, "builder-token-abcde")
 	if s.Name != "builder-token-abcde" || s.Namespace != "p" || s.Type != corev1.SecretTypeServiceAccountToken {
 		t.Errorf("unexpected metadata/type: %s/%s %s", s.Namespace, s.Name, s.Type)
 	}
 	if s.Annotations["kubernetes.io/service-account.name"] != "builder" || s.Annotations["kubernetes.io/service-account.uid"] != "u1" {
 		t.Errorf("annotations = %v", s.Annotations)
 	}
-	want := map[string]string{"token": "tok", "namespace": "p", "ca.crt": "PEM"}
-	for k, v := range want {
-		if string(s.Data[k]) != v {
-			t.Errorf("data[%s] = %q, want %q", k, s.Data[k], v)
-		}
+	// Kubernetes' token controller fills the data in.
+	if len(s.Data) != 0 {
+		t.Errorf("data = %q, want none", s.Data)
 	}
 	if !IsTokenSecretFor(s, sa) {
 		t.Error("IsTokenSecretFor(new secret) = false")
+	}
+	if HasToken(s) {
+		t.Error("HasToken(new secret) = true before the token controller signed one")
+	}
+}
+
+func TestHasToken(t *testing.T) {
+	signed := testToken("builder-token-aaaaa", "builder", "u1")
+	empty := testToken("builder-token-aaaaa", "builder", "u1")
+	empty.Data = nil
+	stale := testToken("builder-token-aaaaa", "builder", "u1")
+	stale.Data = map[string][]byte{"token": []byte(staleTokenValue)}
+	tests := []struct {
+		name   string
+		secret *corev1.Secret
+		want   bool
+	}{
+		{"signed JWT", signed, true},
+		{"not filled in yet", empty, false},
+		{"random token of the old layout", stale, false},
+	}
+	for _, tt := range tests {
+		if got := HasToken(tt.secret); got != tt.want {
+			t.Errorf("%s: HasToken = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -97,9 +98,17 @@ func testToken(name, sa, uid string) *corev1.Secret {
 			corev1.ServiceAccountNameKey: sa, corev1.ServiceAccountUIDKey: uid,
 		}},
 		Type: corev1.SecretTypeServiceAccountToken,
-		Data: map[string][]byte{"token": []byte("t")},
+		Data: map[string][]byte{"token": []byte(signedTokenValue)},
 	}
 }
+
+// signedTokenValue has the shape of a JWT the token controller signs;
+// staleTokenValue is a random token Slipway made before Kubernetes did
+// (32 bytes, base64url).
+const (
+	signedTokenValue = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+	staleTokenValue  = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83"
+)
 
 func TestIsTokenSecretFor(t *testing.T) {
 	sa := testSA("builder", "u1")
@@ -109,6 +118,8 @@ func TestIsTokenSecretFor(t *testing.T) {
 	empty.Data = nil
 	deleting := testToken("builder-token-aaaaa", "builder", "u1")
 	deleting.DeletionTimestamp = &metav1.Time{}
+	stale := testToken("builder-token-aaaaa", "builder", "u1")
+	stale.Data = map[string][]byte{"token": []byte(staleTokenValue)}
 	tests := []struct {
 		name   string
 		secret *corev1.Secret
@@ -119,7 +130,8 @@ func TestIsTokenSecretFor(t *testing.T) {
 		{"other account", testToken("default-token-aaaaa", "default", "u1"), false},
 		{"older account of same name", testToken("builder-token-aaaaa", "builder", "u0"), false},
 		{"opaque type", opaque, false},
-		{"empty token", empty, false},
+		{"token not filled in yet", empty, true},
+		{"random token of the old layout", stale, false},
 		{"being deleted", deleting, false},
 	}
 	for _, tt := range tests {
@@ -149,17 +161,22 @@ func TestOrphanedTokenSecrets(t *testing.T) {
 	sas := []*corev1.ServiceAccount{testSA("builder", "u1")}
 	user := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: "p"}, Type: corev1.SecretTypeOpaque}
 	unannotated := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "raw", Namespace: "p"}, Type: corev1.SecretTypeServiceAccountToken}
+	stale := testToken("builder-token-ddddd", "builder", "u1")
+	stale.Data = map[string][]byte{"token": []byte(staleTokenValue)}
+	empty := testToken("builder-token-eeeee", "builder", "u1")
+	empty.Data = nil
 	secrets := []*corev1.Secret{
 		testToken("builder-token-aaaaa", "builder", "u1"),
 		testToken("builder-token-bbbbb", "builder", "u0"),
 		testToken("gone-token-ccccc", "gone", "u9"),
+		stale, empty,
 		user, unannotated,
 	}
 	var got []string
 	for _, s := range OrphanedTokenSecrets(sas, secrets) {
 		got = append(got, s.Name)
 	}
-	want := []string{"builder-token-bbbbb", "gone-token-ccccc"}
+	want := []string{"builder-token-bbbbb", "gone-token-ccccc", "builder-token-ddddd"}
 	if !slices.Equal(got, want) {
 		t.Errorf("OrphanedTokenSecrets = %v, want %v", got, want)
 	}

@@ -1,27 +1,24 @@
 package imagegroup
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/image"
-	"github.com/slipway-dev/slipway/internal/registry/core/secret"
-	"github.com/slipway-dev/slipway/internal/registry/image/imagestreamsecrets"
 	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
 func TestNewStorage(t *testing.T) {
 	opts := storagetest.NewOptions(t)
-	secrets, err := secret.NewREST(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(secrets.Destroy)
+	// No secret exists: the test is about which resources are served.
+	noSecrets := func(context.Context, string) ([]corev1.Secret, error) { return nil, nil }
 	storage, err := NewStorage(opts, "registry.local:5000",
-		WithSecrets(imagestreamsecrets.FromLister(secrets)), WithImporter(image.NewClient(image.Options{})))
+		WithSecrets(noSecrets), WithImporter(image.NewClient(image.Options{})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,15 +16,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
 	"github.com/slipway-dev/slipway/internal/image"
-	"github.com/slipway-dev/slipway/internal/registry/core/secret"
 	imagestore "github.com/slipway-dev/slipway/internal/registry/image/image"
 	"github.com/slipway-dev/slipway/internal/registry/image/imagestream"
-	"github.com/slipway-dev/slipway/internal/registry/image/imagestreamsecrets"
 	"github.com/slipway-dev/slipway/internal/registry/storagetest"
 )
 
@@ -35,8 +33,25 @@ type fixture struct {
 	imports *REST
 	streams *imagestream.Storage
 	images  *imagestore.REST
-	secrets *genericregistry.Store
 	reg     *buildtest.Registry
+
+	// secrets are the namespaces' secrets; the kube-apiserver keeps them
+	// in the server, the import sees them through a SecretsGetter.
+	mu      sync.Mutex
+	secrets []corev1.Secret
+}
+
+// getSecrets is the SecretsGetter over f.secrets.
+func (f *fixture) getSecrets(_ context.Context, namespace string) ([]corev1.Secret, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []corev1.Secret
+	for _, s := range f.secrets {
+		if s.Namespace == namespace {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -50,11 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets, err := secret.NewREST(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { images.Destroy(); streams.ImageStream.Destroy(); secrets.Destroy() })
+	t.Cleanup(func() { images.Destroy(); streams.ImageStream.Destroy() })
 
 	reg := buildtest.StartRegistry(t, "importer", "s3cret")
 	ca, err := os.ReadFile(reg.CAFile)
@@ -64,7 +75,8 @@ func newFixture(t *testing.T) *fixture {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	client := image.NewClient(image.Options{RootCAs: pool})
-	imports := NewREST(streams.Internal, images, imagestreamsecrets.FromLister(secrets), client)
+	f := &fixture{streams: streams, images: images, reg: reg}
+	imports := NewREST(streams.Internal, images, f.getSecrets, client)
 	// Every import happens a minute after the previous one, so that a
 	// write of the check annotation alone would change the stream.
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -72,7 +84,8 @@ func newFixture(t *testing.T) *fixture {
 		clock = clock.Add(time.Minute)
 		return metav1.NewTime(clock)
 	}
-	return &fixture{imports: imports, streams: streams, images: images, secrets: secrets, reg: reg}
+	f.imports = imports
+	return f
 }
 
 func nsContext(ns string) context.Context {
@@ -108,9 +121,9 @@ func (f *fixture) addPullSecret(t *testing.T, ns, name, password string) {
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: f.reg.DockerConfig(password)},
 	}
-	if _, err := f.secrets.Create(nsContext(ns), s, rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets = append(f.secrets, *s)
 }
 
 func (f *fixture) run(t *testing.T, ns string, isi *imagev1.ImageStreamImport) (*imagev1.ImageStreamImport, error) {

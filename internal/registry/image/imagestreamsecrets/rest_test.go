@@ -9,10 +9,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
-	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/kubernetes"
 
-	"github.com/slipway-dev/slipway/internal/registry/core/secret"
-	"github.com/slipway-dev/slipway/internal/registry/storagetest"
+	"github.com/slipway-dev/slipway/internal/testserver"
 )
 
 func nsContext(ns string) context.Context {
@@ -20,15 +19,20 @@ func nsContext(ns string) context.Context {
 }
 
 func TestGetListsPullSecretsOfTheNamespace(t *testing.T) {
-	secrets, err := secret.NewREST(storagetest.NewOptions(t))
-	if err != nil {
-		t.Fatal(err)
+	// The secrets live in the kube-apiserver; the storage reads them
+	// through a client, as the OpenShift API server does.
+	api := testserver.Start(t, testserver.Options{})
+	client := kubernetes.NewForConfigOrDie(api.Admin)
+	ctx := t.Context()
+	for _, ns := range []string{"app", "other"} {
+		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(secrets.Destroy)
 	create := func(ns, name string, typ corev1.SecretType, data map[string][]byte, annotations map[string]string) {
 		t.Helper()
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: annotations}, Type: typ, Data: data}
-		if _, err := secrets.Create(nsContext(ns), s, rest.ValidateAllObjectFunc, &metav1.CreateOptions{}); err != nil {
+		if _, err := client.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating secret %s: %v", name, err)
 		}
 	}
@@ -41,7 +45,7 @@ func TestGetListsPullSecretsOfTheNamespace(t *testing.T) {
 	create("app", "opaque", corev1.SecretTypeOpaque, map[string][]byte{"config.json": dockerjson[corev1.DockerConfigJsonKey]}, nil)
 	create("other", "elsewhere", corev1.SecretTypeDockerConfigJson, dockerjson, nil)
 
-	r := NewREST(FromLister(secrets))
+	r := NewREST(FromClient(client.CoreV1()))
 	// The stream does not need to exist.
 	obj, err := r.Get(nsContext("app"), "missing-stream", &metav1.GetOptions{})
 	if err != nil {

@@ -66,7 +66,11 @@ func TestValidateProjectRequest(t *testing.T) {
 
 func TestCreate(t *testing.T) {
 	namespaces := &fakeNamespaces{created: map[string]*corev1.Namespace{}}
-	r := NewREST(namespaces)
+	var populated []string
+	r := NewREST(namespaces, func(_ context.Context, namespace string) error {
+		populated = append(populated, namespace)
+		return nil
+	})
 	ctx := genericapirequest.WithUser(genericapirequest.NewContext(), &user.DefaultInfo{Name: "alice"})
 
 	obj, err := r.Create(ctx, &projectv1.ProjectRequest{ObjectMeta: metav1.ObjectMeta{Name: "demo"}, DisplayName: "Demo", Description: "A demo"}, rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
@@ -101,10 +105,15 @@ func TestCreate(t *testing.T) {
 	if !apierrors.IsInvalid(err) {
 		t.Errorf("invalid name err = %v", err)
 	}
+
+	// Only the namespace actually created is populated, once.
+	if len(populated) != 1 || populated[0] != "demo" {
+		t.Errorf("populated namespaces = %v, want [demo]", populated)
+	}
 }
 
 func TestListSaysRequestsAreAllowed(t *testing.T) {
-	obj, err := NewREST(&fakeNamespaces{}).List(context.Background(), nil)
+	obj, err := NewREST(&fakeNamespaces{}, nil).List(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +125,7 @@ func TestListSaysRequestsAreAllowed(t *testing.T) {
 // TestListTypeInstallable repeats what the API installer does with NewList:
 // type it and create it in the project group version.
 func TestListTypeInstallable(t *testing.T) {
-	gvks, _, err := scheme.Scheme.ObjectKinds(NewREST(&fakeNamespaces{}).NewList())
+	gvks, _, err := scheme.Scheme.ObjectKinds(NewREST(&fakeNamespaces{}, nil).NewList())
 	if err != nil {
 		t.Fatal(err)
 	}
