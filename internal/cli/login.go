@@ -212,6 +212,10 @@ func (o *loginOptions) probe(ctx context.Context, cfg *rest.Config) error {
 		return nil
 	case apierrors.IsUnauthorized(err):
 		return errInvalidToken
+	case apierrors.IsForbidden(err) && cfg.BearerToken == "" && cfg.CertFile == "" && len(cfg.CertData) == 0:
+		// Kubernetes lets anonymous requests in as system:anonymous, whom
+		// RBAC refuses: without credentials, that means "log in".
+		return errInvalidToken
 	case errors.As(err, &netErr):
 		return fmt.Errorf("%v - verify you have provided the correct host and port and that the server is currently running.", err)
 	default:

@@ -3,10 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -134,19 +132,17 @@ func serviceAccountToken(t *testing.T, ns, sa string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
-	_, err = api.kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: sa + "-token-", Annotations: map[string]string{
-			corev1.ServiceAccountNameKey: sa, corev1.ServiceAccountUIDKey: string(account.UID),
-		}},
-		Type: corev1.SecretTypeServiceAccountToken,
-		Data: map[string][]byte{corev1.ServiceAccountTokenKey: []byte(token)},
+	// A token from Kubernetes' TokenRequest API; each request gives
+	// another valid token of the same account.
+	_ = account
+	expiry := int64(3600)
+	tr, err := api.kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	token := tr.Status.Token
 	// The server authenticates tokens from its secret cache: wait for it.
 	cfg := rest.AnonymousClientConfig(api.Admin)
 	cfg.BearerToken = token

@@ -261,17 +261,17 @@ func TestExposeHostIP(t *testing.T) {
 	pushImageWithPorts(t, e.images, e.ns, "mytime", "latest", "8080/tcp")
 	e.mustRun("new-app", "mytime:latest", "--name", "mytime", "--as-deployment-config")
 
-	out := e.mustRun("expose", "dc/mytime", "--port=8080", "--host-port=18090", "--host-ip=127.0.0.2")
-	if !strings.Contains(out, "Port 18090 on 127.0.0.2 forwards to port 8080 of the pods of deploymentconfig.apps.openshift.io/mytime") {
+	out := e.mustRun("expose", "dc/mytime", "--port=8080", "--host-port=18090", "--host-ip=192.0.2.10")
+	if !strings.Contains(out, "Port 18090 on 192.0.2.10 forwards to port 8080 of the pods of deploymentconfig.apps.openshift.io/mytime") {
 		t.Errorf("expose printed %q", out)
 	}
 	svc := e.service("mytime")
-	if fmt.Sprint(svc.Spec.ExternalIPs) != "[127.0.0.2]" || svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Ports[0].NodePort != 18090 {
+	if fmt.Sprint(svc.Spec.ExternalIPs) != "[192.0.2.10]" || svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Ports[0].NodePort != 18090 {
 		t.Errorf("service = %+v", svc.Spec)
 	}
 
-	e.mustRun("expose", "dc/mytime", "--name=web", "--port=8080", "--host-port=18091", "--host-ip=::1")
-	if web := e.service("web"); fmt.Sprint(web.Spec.ExternalIPs) != "[::1]" {
+	e.mustRun("expose", "dc/mytime", "--name=web", "--port=8080", "--host-port=18091", "--host-ip=2001:db8::1")
+	if web := e.service("web"); fmt.Sprint(web.Spec.ExternalIPs) != "[2001:db8::1]" {
 		t.Errorf("new service externalIPs = %v", web.Spec.ExternalIPs)
 	}
 

@@ -442,14 +442,22 @@ func TestEventsEnqueueNamespace(t *testing.T) {
 	if _, err := f.client.CoreV1().Secrets("p").Create(f.ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Kubernetes' controllers keep writing in their own namespaces
+	// (kube-system...), which the informers see too: skip those keys.
+	var queued []string
 	err := wait.PollUntilContextTimeout(f.ctx, 5*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
-		return f.c.queue.Len() > 0, nil
+		for f.c.queue.Len() > 0 {
+			k, _ := f.c.queue.Get()
+			f.c.queue.Done(k)
+			queued = append(queued, k)
+			if k == "p" {
+				return true, nil
+			}
+		}
+		return false, nil
 	})
 	if err != nil {
-		t.Fatal("secret event did not enqueue its namespace")
-	}
-	if k, _ := f.c.queue.Get(); k != "p" {
-		t.Errorf("queued %q, want p", k)
+		t.Fatalf("secret event did not enqueue its namespace p; queued %v", queued)
 	}
 }
 
