@@ -57,7 +57,7 @@ func TestSplitRepository(t *testing.T) {
 func TestTokenReviewsAreCached(t *testing.T) {
 	createNamespace(t, "cache")
 	token := serviceAccountToken(t, "cache", "builder")
-	reviewer, err := NewTokenReviewer(api.Loopback)
+	reviewer, err := NewTokenReviewer(api.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestServiceAccountPullSecretPushes(t *testing.T) {
 	defer cancel()
 	factory := informers.NewSharedInformerFactory(kube, 0)
 	core := factory.Core().V1()
-	controller := serviceaccount.New(kube, core.Namespaces(), core.ServiceAccounts(), core.Secrets(), api.CABundle,
+	controller := serviceaccount.New(kube, core.Namespaces(), core.ServiceAccounts(), core.Secrets(),
 		serviceaccount.WithRegistryHosts(serviceaccount.RegistryHosts(registry.Hostname())))
 	factory.Start(ctx.Done())
 	go func() { _ = controller.Run(ctx, 1) }()

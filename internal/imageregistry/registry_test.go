@@ -2,8 +2,6 @@ package imageregistry
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -23,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/testserver"
@@ -60,7 +59,7 @@ func runMain(m *testing.M) int {
 	}
 	defer stop()
 	api = s
-	registry, err = New(Config{Listen: addr, StorageDir: filepath.Join(dir, "registry"), APIConfig: s.Loopback})
+	registry, err = New(Config{Listen: addr, StorageDir: filepath.Join(dir, "registry"), APIConfig: s.Admin})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the registry:", err)
 		return 1
@@ -103,9 +102,9 @@ func createNamespace(t *testing.T, name string) {
 	}
 }
 
-// serviceAccountToken creates a service account and a token secret for it,
-// as the service account controller would, and waits until the API server
-// accepts the token.
+// serviceAccountToken creates a service account and an empty token secret
+// for it, as the service account controller would, waits for Kubernetes'
+// token controller to sign its token, and until the API server accepts it.
 func serviceAccountToken(t *testing.T, namespace, account string) string {
 	t.Helper()
 	ctx := context.Background()
@@ -113,18 +112,28 @@ func serviceAccountToken(t *testing.T, namespace, account string) string {
 	if err != nil {
 		t.Fatalf("creating service account: %v", err)
 	}
-	token := randomToken(t)
 	_, err = kube.CoreV1().Secrets(namespace).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: account + "-token-test", Annotations: map[string]string{
 			corev1.ServiceAccountNameKey: sa.Name, corev1.ServiceAccountUIDKey: string(sa.UID),
 		}},
 		Type: corev1.SecretTypeServiceAccountToken,
-		Data: map[string][]byte{corev1.ServiceAccountTokenKey: []byte(token)},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating token secret: %v", err)
 	}
-	reviewer, err := NewTokenReviewer(api.Loopback)
+	var token string
+	err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		secret, err := kube.CoreV1().Secrets(namespace).Get(ctx, account+"-token-test", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		token = string(secret.Data[corev1.ServiceAccountTokenKey])
+		return token != "", nil
+	})
+	if err != nil {
+		t.Fatalf("the token controller signed no token for %s/%s: %v", namespace, account, err)
+	}
+	reviewer, err := NewTokenReviewer(api.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,15 +149,6 @@ func serviceAccountToken(t *testing.T, namespace, account string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func randomToken(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 func basic(token string) remote.Option {

@@ -121,6 +121,13 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), imageLookupWebhook(int32(port), caBundle)); err != nil {
 		return err
 	}
+	policy, binding := hostProcessPolicy()
+	if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicies(), policy); err != nil {
+		return err
+	}
+	if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings(), binding); err != nil {
+		return err
+	}
 	for _, group := range openshiftGroups {
 		p := int32(port)
 		api := &apiregistrationv1.APIService{
@@ -260,3 +267,41 @@ func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.Mu
 		}},
 	}
 }
+
+// hostProcessPolicy lets only Slipway's controllers (the build and
+// DeploymentConfig controllers' identity) create or change pods that run
+// as host processes of the node (slipway.dev/host-process): a project's
+// service account, or a workload controller acting for it, may not.
+func hostProcessPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	const name = "slipway-host-process-pods"
+	fail := admissionregistrationv1.Fail
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+					},
+				}},
+			},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: `!has(object.metadata.annotations) || !('slipway.dev/host-process' in object.metadata.annotations) || request.userInfo.username == '` + controlplane.OpenShiftControllersUser + `'`,
+				Message:    "only Slipway's build and deployment controllers may create pods that run as host processes (annotation slipway.dev/host-process)",
+				Reason:     ptrReason(metav1.StatusReasonForbidden),
+			}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+		},
+	}
+	return policy, binding
+}
+
+func ptrReason(r metav1.StatusReason) *metav1.StatusReason { return &r }

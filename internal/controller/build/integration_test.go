@@ -179,8 +179,16 @@ func TestBuildLifecycle(t *testing.T) {
 		t.Errorf("pending build: annotations %v, output %q", b1.Annotations, b1.Status.OutputDockerImageReference)
 	}
 	pod := e.waitPod(t, "time-1-build")
-	if len(pod.Spec.Volumes) != 1 || pod.Spec.Volumes[0].Secret.SecretName != "builder-dockercfg-abcde" {
-		t.Errorf("push secret volumes = %+v, want the fallback builder-dockercfg-abcde", pod.Spec.Volumes)
+	// Besides the push secret, the pod has the service account's token
+	// volume (kube-api-access-*) that ServiceAccount admission adds.
+	var pushSecrets []string
+	for _, v := range pod.Spec.Volumes {
+		if v.Secret != nil {
+			pushSecrets = append(pushSecrets, v.Name+"="+v.Secret.SecretName)
+		}
+	}
+	if len(pushSecrets) != 1 || pushSecrets[0] != "push-secret=builder-dockercfg-abcde" {
+		t.Errorf("push secret volumes = %v, want the fallback builder-dockercfg-abcde", pushSecrets)
 	}
 	if b1 = e.waitBuild(t, "time-1", "push secret recorded", func(b *buildv1.Build) bool { return b.Spec.Output.PushSecret != nil }); b1.Spec.Output.PushSecret.Name != "builder-dockercfg-abcde" {
 		t.Errorf("chosen push secret not written back: %+v", b1.Spec.Output.PushSecret)

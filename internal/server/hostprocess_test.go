@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/slipway-dev/slipway/internal/controlplane"
+	"github.com/slipway-dev/slipway/internal/testserver"
+)
+
+// TestOnlyControllersMakeHostProcessPods reproduces an attack: a project's
+// service account with edit rights creates a pod annotated to run as a host
+// process of the node (outside any container, next to the server's data
+// directory). The policy the server installs refuses it; Slipway's
+// controllers' identity may.
+func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	ctx := context.Background()
+	admin := kubernetes.NewForConfigOrDie(s.Admin)
+	const ns = "attacker"
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal("no default service account:", err)
+	}
+	edit := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-edit", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: ns}},
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, edit, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := int64(600)
+	tr, err := admin.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "default", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saConfig := rest.AnonymousClientConfig(s.Admin)
+	saConfig.BearerToken = tr.Status.Token
+	sa := kubernetes.NewForConfigOrDie(saConfig)
+
+	pod := func(name string, annotations map[string]string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "x", Image: "busybox", Command: []string{"slipway", "--kubeconfig=../../../../admin.kubeconfig", "get", "secrets", "-A"},
+			}}},
+		}
+	}
+	hostProcess := map[string]string{"slipway.dev/host-process": "true"}
+	// The policy may take a moment to be enforced after the server starts.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := sa.CoreV1().Pods(ns).Create(ctx, pod("escape", hostProcess), metav1.CreateOptions{})
+		if err == nil {
+			_ = admin.CoreV1().Pods(ns).Delete(ctx, "escape", metav1.DeleteOptions{})
+			return false, nil
+		}
+		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "host processes"), nil
+	})
+	if err != nil {
+		t.Fatalf("a service account could create a host-process pod: %v", err)
+	}
+	// Adding the annotation later is refused as well.
+	plain, err := sa.CoreV1().Pods(ns).Create(ctx, pod("plain", nil), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal("a plain pod:", err)
+	}
+	plain.Annotations = hostProcess
+	if _, err := sa.CoreV1().Pods(ns).Update(ctx, plain, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("annotating a pod as host process: %v, want 403", err)
+	}
+	// Slipway's controllers' identity may.
+	controllers := kubernetes.NewForConfigOrDie(s.ClientConfig(t, controlplane.OpenShiftControllersUser))
+	if _, err := controllers.CoreV1().Pods(ns).Create(ctx, pod("build", hostProcess), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the controllers creating a host-process pod: %v", err)
+	}
+}
