@@ -20,6 +20,7 @@ import (
 const (
 	messageInvalidOutput   = "Output image could not be resolved."
 	messageNoSA            = "Unable to look up the service account secrets for this build."
+	messageNoDockercfg     = "Waiting for the service account's registry credentials (its dockercfg secret)."
 	messageCancelled       = "The build was cancelled by the user."
 	messagePodDeleted      = "The pod for this build was deleted before the build completed."
 	messageGenericFailure  = "Generic Build failure - check logs for details."
@@ -82,6 +83,11 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	if choosePush {
 		if s := SelectSecret(output, secrets); s != nil {
 			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
+		} else if b.Spec.Output.To.Kind == "ImageStreamTag" && awaitsDockercfg(sa) {
+			// A project's first build can come before its builder's
+			// registry credentials (the token is issued, then the pull
+			// secret made): wait for them rather than push without.
+			return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoDockercfg)
 		}
 	}
 	if choosePull {
@@ -334,4 +340,20 @@ func LogSnippet(pod *corev1.Pod) string {
 		}
 	}
 	return ""
+}
+
+// awaitsDockercfg reports an account Slipway's service account controller
+// manages (it references a token secret) whose registry pull secret
+// (<sa>-dockercfg-*) is not referenced yet.
+func awaitsDockercfg(sa *corev1.ServiceAccount) bool {
+	managed := false
+	for _, ref := range sa.Secrets {
+		if strings.HasPrefix(ref.Name, sa.Name+"-dockercfg-") {
+			return false
+		}
+		if strings.HasPrefix(ref.Name, sa.Name+"-token-") {
+			managed = true
+		}
+	}
+	return managed
 }
