@@ -11,10 +11,13 @@ import (
 	"time"
 
 	appsv1 "github.com/openshift/api/apps/v1"
+	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -31,11 +34,12 @@ func TestMain(m *testing.M) {
 	testserver.Main(m, testserver.Options{}, func(s *testserver.Server) { server = s })
 }
 
-// cluster plays the RC controller and the node agent for a namespace,
-// through the API: an RC's status follows its spec at once (all its pods
-// ready and available, except for RCs listed in unready), and hook pods end
-// in the phase hookPhase names for their type (Succeeded by default). It
-// records what happened, in order, in events.
+// cluster plays the node for a namespace, through the API: the real
+// replication controller (kube-controller-manager's) makes the pods of an
+// RC and counts them; the cluster marks them Running and Ready at once
+// (except those of RCs listed in unready), and hook pods end in the phase
+// hookPhase names for their type (Succeeded by default). It records what
+// happened, in order, in events.
 type cluster struct {
 	t         *testing.T
 	kube      kubernetes.Interface
@@ -58,6 +62,16 @@ func newCluster(t *testing.T) *cluster {
 	if _, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Pods run as the namespace's default service account, which
+	// Kubernetes' service account controller makes; admission refuses
+	// pods before it exists.
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s got no default service account: %v", ns, err)
+	}
 	c := &cluster{t: t, kube: kube, namespace: ns, unready: map[string]bool{}, hookPhase: map[string]corev1.PodPhase{}, minAvailable: 1 << 30}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -71,7 +85,7 @@ func newCluster(t *testing.T) *cluster {
 	})
 	pods := factory.Core().V1().Pods().Informer()
 	pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) { c.runHookPod(ctx, obj.(*corev1.Pod)) },
+		AddFunc: func(obj any) { c.runPod(ctx, obj.(*corev1.Pod)) },
 	})
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
@@ -90,28 +104,14 @@ func (c *cluster) history() []string {
 	return append([]string(nil), c.events...)
 }
 
+// syncRC records scaling and, once the replication controller has
+// counted the pods, the availability.
 func (c *cluster) syncRC(ctx context.Context, old, rc *corev1.ReplicationController) {
 	want := replicas(rc)
 	if old != nil && replicas(old) != want {
 		c.record("scale %s %d", rc.Name, want)
 	}
-	c.mu.Lock()
-	available := want
-	if c.unready[rc.Name] {
-		available = 0
-	}
-	c.mu.Unlock()
-	if rc.Status.Replicas == want && rc.Status.AvailableReplicas == available && rc.Status.ObservedGeneration == rc.Generation {
-		c.checkAvailability(ctx)
-		return
-	}
-	rc = rc.DeepCopy()
-	rc.Status.Replicas, rc.Status.ReadyReplicas, rc.Status.AvailableReplicas = want, available, available
-	rc.Status.ObservedGeneration = rc.Generation
-	if _, err := c.kube.CoreV1().ReplicationControllers(rc.Namespace).UpdateStatus(ctx, rc, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
-		// A conflict is followed by the event of the newer version.
-		c.t.Logf("status of %s: %v", rc.Name, err)
-	}
+	c.checkAvailability(ctx)
 }
 
 // checkAvailability records the total of available pods once the status of
@@ -135,9 +135,15 @@ func (c *cluster) checkAvailability(ctx context.Context) {
 	}
 }
 
-func (c *cluster) runHookPod(ctx context.Context, pod *corev1.Pod) {
+// runPod plays the node for a new pod: a hook pod ends in its phase, an
+// RC's pod runs and becomes Ready unless its RC is unready.
+func (c *cluster) runPod(ctx context.Context, pod *corev1.Pod) {
+	if pod.Status.Phase != "" && pod.Status.Phase != corev1.PodPending {
+		return
+	}
 	kind := pod.Labels[HookPodTypeLabel]
-	if kind == "" || pod.Status.Phase != "" && pod.Status.Phase != corev1.PodPending {
+	if kind == "" {
+		c.runRCPod(ctx, pod)
 		return
 	}
 	c.mu.Lock()
@@ -147,21 +153,66 @@ func (c *cluster) runHookPod(ctx context.Context, pod *corev1.Pod) {
 		phase = corev1.PodSucceeded
 	}
 	c.record("%s %s", kind, phase)
-	pod = pod.DeepCopy()
-	pod.Status.Phase = phase
 	code := int32(0)
 	if phase == corev1.PodFailed {
 		code = 3
 	}
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: hookContainerName, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}}}}
-	if _, err := c.kube.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil && ctx.Err() == nil {
-		c.t.Errorf("finishing hook pod %s: %v", pod.Name, err)
+	c.setPodStatus(ctx, pod.Name, func(pod *corev1.Pod) {
+		pod.Status.Phase = phase
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: hookContainerName, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}}}}
+	})
+}
+
+func (c *cluster) runRCPod(ctx context.Context, pod *corev1.Pod) {
+	owner := metav1.GetControllerOf(pod)
+	if owner == nil || owner.Kind != "ReplicationController" {
+		return
+	}
+	c.mu.Lock()
+	unready := c.unready[owner.Name]
+	c.mu.Unlock()
+	if unready {
+		return
+	}
+	c.setPodStatus(ctx, pod.Name, func(pod *corev1.Pod) {
+		now := metav1.Now()
+		pod.Status.Phase = corev1.PodRunning
+		pod.Status.StartTime = &now
+		pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now})
+	})
+}
+
+// setPodStatus writes the status edit makes, retrying when the scheduler
+// (which finds no node here) wrote its condition in between.
+func (c *cluster) setPodStatus(ctx context.Context, name string, edit func(*corev1.Pod)) {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pod, err := c.kube.CoreV1().Pods(c.namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		edit(pod)
+		_, err = c.kube.CoreV1().Pods(c.namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) {
+		c.t.Errorf("setting the status of pod %s: %v", name, err)
 	}
 }
 
+// testConfig creates the deployment config in the API: its RCs are owned
+// by it, and Kubernetes' garbage collector removes RCs whose owner is gone.
 func testConfig(c *cluster, strategy appsv1.DeploymentStrategy, replicas int32) *appsv1.DeploymentConfig {
+	c.t.Helper()
+	dc, err := appsclient.NewForConfigOrDie(server.Admin).AppsV1().DeploymentConfigs(c.namespace).Create(context.Background(), newConfig(c, strategy, replicas), metav1.CreateOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return dc
+}
+
+func newConfig(c *cluster, strategy appsv1.DeploymentStrategy, replicas int32) *appsv1.DeploymentConfig {
 	return &appsv1.DeploymentConfig{
-		ObjectMeta: metav1.ObjectMeta{Name: "mytime", Namespace: c.namespace, UID: "dc-uid"},
+		ObjectMeta: metav1.ObjectMeta{Name: "mytime", Namespace: c.namespace},
 		Spec: appsv1.DeploymentConfigSpec{
 			Replicas: replicas,
 			Selector: map[string]string{"app": "mytime"},

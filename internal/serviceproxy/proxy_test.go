@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/slipway-dev/slipway/internal/testserver"
 )
@@ -40,6 +41,15 @@ func newHarness(t *testing.T, ns string) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// ServiceAccount admission refuses pods until Kubernetes' service
+	// account controller has made the namespace's default account.
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s got no default service account: %v", ns, err)
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithNamespace(ns))
 	proxy := New(kube, factory.Core().V1().Services(), factory.Core().V1().Pods(), Options{Address: "127.0.0.1"})
@@ -115,12 +125,23 @@ func (h *harness) setReady(pod *corev1.Pod, ready bool) {
 	if ready {
 		status = corev1.ConditionTrue
 	}
-	pod.Status = corev1.PodStatus{
-		Phase:      corev1.PodRunning,
-		PodIP:      "127.0.0.1",
-		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}},
-	}
-	if _, err := h.kube.CoreV1().Pods(h.ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{}); err != nil {
+	// The scheduler, finding no node, writes the pod's status too: retry
+	// on a fresh copy when it did.
+	pods := h.kube.CoreV1().Pods(h.ns)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := pods.Get(context.Background(), pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Status = corev1.PodStatus{
+			Phase:      corev1.PodRunning,
+			PodIP:      "127.0.0.1",
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}},
+		}
+		_, err = pods.UpdateStatus(context.Background(), latest, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		h.t.Fatal(err)
 	}
 }
@@ -291,14 +312,15 @@ func TestExternalIPReplacesTheProxyAddress(t *testing.T) {
 	nodePort := freePort(t)
 	svc := h.service("web", nodePort)
 
-	// 127.0.0.2 is on the loopback interface too (all of 127/8 is).
-	svc.Spec.ExternalIPs = []string{"127.0.0.2"}
+	// The API refuses loopback external IPs: take one of the host's own.
+	externalIP := hostIP(t)
+	svc.Spec.ExternalIPs = []string{externalIP}
 	svc, err := h.kube.CoreV1().Services(h.ns).Update(context.Background(), svc, metav1.UpdateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "pod answering on the external IP", func() (bool, error) {
-		got, err := getAt("127.0.0.2", nodePort)
+		got, err := getAt(externalIP, nodePort)
 		return err == nil && got == "a", nil
 	})
 	eventually(t, "proxy address no longer listening", func() (bool, error) {
@@ -316,7 +338,24 @@ func TestExternalIPReplacesTheProxyAddress(t *testing.T) {
 		return err == nil && got == "a", nil
 	})
 	eventually(t, "external IP closed", func() (bool, error) {
-		_, err := getAt("127.0.0.2", nodePort)
+		_, err := getAt(externalIP, nodePort)
 		return err != nil, nil
 	})
+}
+
+// hostIP returns a non-loopback IPv4 address of this host, which the proxy
+// may listen on and the test connect to.
+func hostIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if ipnet, ok := a.(*net.IPNet); ok && !ipnet.IP.IsLoopback() && ipnet.IP.To4() != nil {
+			return ipnet.IP.String()
+		}
+	}
+	t.Skip("the host has no non-loopback IPv4 address to use as an external IP")
+	return ""
 }

@@ -104,16 +104,16 @@ func TestWalkthroughWithoutBuilds(t *testing.T) {
 		t.Fatalf("secrets link did not link for pull and mount: %s", out)
 	}
 
-	// `edit sa builder`: the first save is invalid, the editor sees the error
-	// at the top of the re-opened file and fixes it.
+	// `edit sa builder`: the first save (the new secret and an invalid
+	// label) is refused with Kubernetes' 422, the editor sees the error at
+	// the top of the re-opened file and fixes it.
 	editor := filepath.Join(home, "editor.sh")
 	writeFile(t, editor, `#!/bin/sh
 f="$1"
 if grep -q '^# .*Invalid value' "$f"; then
-  sed -i 's/name: "Not A Valid Name"/name: dockerhub3/' "$f"
+  sed -i '/not a valid key/d; /^  labels:$/d' "$f"
 else
-  printf -- '- name: "Not A Valid Name"\n' > "$f.add"
-  awk -v add="$(cat "$f.add")" '{print} /^secrets:$/ {print add}' "$f" > "$f.new" && mv "$f.new" "$f"
+  awk '{print} /^secrets:$/ {print "- name: dockerhub3"} /^metadata:$/ {print "  labels:"; print "    \"not a valid key\": x"}' "$f" > "$f.new" && mv "$f.new" "$f"
 fi
 `)
 	os.Chmod(editor, 0o755)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/slipway-dev/slipway/internal/testserver"
 )
@@ -40,10 +41,16 @@ func startController(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	kubeInformers := informers.NewSharedInformerFactory(kube, 0)
-	buildInformers := buildinformers.NewSharedInformerFactory(builds, 0)
-	imageInformers := imageinformers.NewSharedInformerFactory(images, 0)
-	c := New(builds, kube, Informers{
+	// The controller acts as Slipway's controllers do: only that identity
+	// may create build pods (host processes).
+	cfg := rest.CopyConfig(s.Admin)
+	cfg.Impersonate.UserName = "system:openshift-controller-manager" // controlplane.OpenShiftControllersUser
+	controllerKube := kubernetes.NewForConfigOrDie(cfg)
+	controllerBuilds := buildclient.NewForConfigOrDie(cfg)
+	kubeInformers := informers.NewSharedInformerFactory(controllerKube, 0)
+	buildInformers := buildinformers.NewSharedInformerFactory(controllerBuilds, 0)
+	imageInformers := imageinformers.NewSharedInformerFactory(imageclient.NewForConfigOrDie(cfg), 0)
+	c := New(controllerBuilds, controllerKube, Informers{
 		Builds:          buildInformers.Build().V1().Builds(),
 		Pods:            kubeInformers.Core().V1().Pods(),
 		ServiceAccounts: kubeInformers.Core().V1().ServiceAccounts(),

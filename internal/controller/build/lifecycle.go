@@ -342,18 +342,14 @@ func LogSnippet(pod *corev1.Pod) string {
 	return ""
 }
 
-// awaitsDockercfg reports an account Slipway's service account controller
-// manages (it references a token secret) whose registry pull secret
-// (<sa>-dockercfg-*) is not referenced yet.
+// awaitsDockercfg reports an account whose registry pull secret
+// (<sa>-dockercfg-*, made by the service account controller) is not
+// referenced yet.
 func awaitsDockercfg(sa *corev1.ServiceAccount) bool {
-	managed := false
 	for _, ref := range sa.Secrets {
 		if strings.HasPrefix(ref.Name, sa.Name+"-dockercfg-") {
 			return false
 		}
-		if strings.HasPrefix(ref.Name, sa.Name+"-token-") {
-			managed = true
-		}
 	}
-	return managed
+	return true
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
@@ -28,15 +29,25 @@ var (
 	apps appsclient.Interface
 )
 
+// controllersUser is the identity of Slipway's controllers
+// (controlplane.OpenShiftControllersUser).
+const controllersUser = "system:openshift-controller-manager"
+
 // TestMain runs the controller against one real API server. No node agent
 // runs: tests write the deployer pod's status as the agent would.
 func TestMain(m *testing.M) {
 	testserver.Main(m, testserver.Options{}, func(s *testserver.Server) {
 		kube = kubernetes.NewForConfigOrDie(s.Admin)
 		apps = appsclient.NewForConfigOrDie(s.Admin)
-		kubeInformers := informers.NewSharedInformerFactory(kube, 0)
-		appsInformers := appsinformers.NewSharedInformerFactory(apps, 0)
-		c := New(apps, kube, Informers{
+		// The controller acts as Slipway's controllers do: only that
+		// identity may create deployer pods (host processes).
+		cfg := rest.CopyConfig(s.Admin)
+		cfg.Impersonate.UserName = controllersUser
+		controllerKube := kubernetes.NewForConfigOrDie(cfg)
+		controllerApps := appsclient.NewForConfigOrDie(cfg)
+		kubeInformers := informers.NewSharedInformerFactory(controllerKube, 0)
+		appsInformers := appsinformers.NewSharedInformerFactory(controllerApps, 0)
+		c := New(controllerApps, controllerKube, Informers{
 			DeploymentConfigs:      appsInformers.Apps().V1().DeploymentConfigs(),
 			ReplicationControllers: kubeInformers.Core().V1().ReplicationControllers(),
 			Pods:                   kubeInformers.Core().V1().Pods(),
@@ -55,9 +66,15 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// namespace creates a namespace with the deployer service account the
+// deployer pods run as (Slipway's service account controller makes it in a
+// real cluster; ServiceAccount admission refuses pods without it).
 func namespace(t *testing.T, name string) string {
 	t.Helper()
-	_, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	ctx := context.Background()
+	_, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	must(t, err)
+	_, err = kube.CoreV1().ServiceAccounts(name).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DeployerServiceAccount}}, metav1.CreateOptions{})
 	must(t, err)
 	return name
 }

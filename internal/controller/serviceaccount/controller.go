@@ -125,6 +125,10 @@ func (c *Controller) Run(ctx context.Context, workers int) error {
 	return worker.Run(ctx, ControllerName, c.queue, workers, c.synced, c.sync)
 }
 
+// kubernetesNamespaces are Kubernetes' own: their service accounts are
+// its controllers', which need no builder, deployer or registry secrets.
+var kubernetesNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
+
 // isActive reports whether namespace may get new objects: a namespace being
 // deleted must not get its accounts back while it is emptied.
 func isActive(ns *corev1.Namespace) bool {
@@ -140,7 +144,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("getting namespace %s from cache: %w", key, err)
 	}
-	if !isActive(ns) {
+	if !isActive(ns) || kubernetesNamespaces[key] {
 		return nil
 	}
 	if err := c.ensureRoleBindings(ctx, key); err != nil {

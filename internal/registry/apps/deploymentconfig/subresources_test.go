@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "github.com/openshift/api/apps/v1"
 	imagev1 "github.com/openshift/api/image/v1"
@@ -16,9 +17,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
 	"github.com/slipway-dev/slipway/internal/podlogs"
@@ -49,6 +52,15 @@ func newSubresourceEnv(t *testing.T) *subresourceEnv {
 	ns := "rollouts"
 	if _, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// ServiceAccount admission refuses pods until Kubernetes' service
+	// account controller has made the namespace's default account.
+	err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s got no default service account: %v", ns, err)
 	}
 	dir := t.TempDir()
 	storage, err := deploymentconfig.NewStorage(podlogs.WithDir(storagetest.NewOptions(t), podlogs.Dir(dir)), &deploymentconfig.Clients{Core: kube.CoreV1(), Images: images.ImageV1()})
@@ -89,6 +101,10 @@ func (e *subresourceEnv) createDeployment(dc *appsv1.DeploymentConfig, version i
 		e.t.Fatal(err)
 	}
 	rc.Annotations[appsv1.DeploymentStatusAnnotation] = string(phase)
+	// The config lives in the test's own store, which Kubernetes' garbage
+	// collector cannot see: an owner reference to it would get the RC
+	// collected.
+	rc.OwnerReferences = nil
 	created, err := e.kube.CoreV1().ReplicationControllers(e.ns).Create(context.Background(), rc, metav1.CreateOptions{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -99,12 +115,17 @@ func (e *subresourceEnv) createDeployment(dc *appsv1.DeploymentConfig, version i
 func (e *subresourceEnv) setPhase(name string, phase appsv1.DeploymentStatus) {
 	e.t.Helper()
 	rcs := e.kube.CoreV1().ReplicationControllers(e.ns)
-	rc, err := rcs.Get(context.Background(), name, metav1.GetOptions{})
+	// Kubernetes' replication controller writes the RC's status meanwhile.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rc, err := rcs.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		rc.Annotations[appsv1.DeploymentStatusAnnotation] = string(phase)
+		_, err = rcs.Update(context.Background(), rc, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	rc.Annotations[appsv1.DeploymentStatusAnnotation] = string(phase)
-	if _, err := rcs.Update(context.Background(), rc, metav1.UpdateOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 }

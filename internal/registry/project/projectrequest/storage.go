@@ -110,7 +110,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, fmt.Errorf("creating namespace %s: got %T", req.Name, created)
 	}
-	if r.populate != nil {
+	if r.populate != nil && (options == nil || len(options.DryRun) == 0) {
 		if err := r.populate(ctx, ns.Name); err != nil {
 			return nil, err
 		}
