@@ -205,7 +205,7 @@ spec:
 	c.run("create", "-f", bcFile)
 	first := b.waitBuild(t, ns, "time-1", 3*time.Minute)
 	if first.Status.Phase != buildv1.BuildPhaseComplete {
-		t.Fatalf("time-1 is %s (%s: %s)\n%s", first.Status.Phase, first.Status.Reason, first.Status.Message, b.buildLog(ns, "time-1"))
+		t.Fatalf("time-1 is %s (%s: %s), output %+v\n%s", first.Status.Phase, first.Status.Reason, first.Status.Message, first.Spec.Output, b.buildLog(ns, "time-1"))
 	}
 
 	// A new base image: busybox plus one more layer.

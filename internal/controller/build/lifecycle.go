@@ -81,13 +81,15 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	}
 	secrets := buildgenerator.SecretsOf(sa, byName)
 	if choosePush {
-		if s := SelectSecret(output, secrets); s != nil {
-			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
-		} else if b.Spec.Output.To.Kind == "ImageStreamTag" && awaitsDockercfg(sa) {
+		if b.Spec.Output.To.Kind == "ImageStreamTag" && buildgenerator.MatchingSecret(output, secrets) == nil && awaitsDockercfg(sa) {
 			// A project's first build can come before its builder's
 			// registry credentials (the token is issued, then the pull
-			// secret made): wait for them rather than push without.
+			// secret made): wait for them rather than push with another
+			// registry's secret (the fallback below) or none.
 			return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoDockercfg)
+		}
+		if s := SelectSecret(output, secrets); s != nil {
+			b.Spec.Output.PushSecret = &corev1.LocalObjectReference{Name: s.Name}
 		}
 	}
 	if choosePull {
