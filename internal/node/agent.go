@@ -92,6 +92,9 @@ type Config struct {
 	// means a client with the defaults (system CAs, loopback may be plain
 	// HTTP).
 	Registry *image.Client
+	// ClusterDNS is the cluster DNS server's address ClusterFirst pods
+	// resolve with, in ClusterDomain; empty gives them the host's resolvers.
+	ClusterDNS, ClusterDomain string
 	// HostIP is the Node's InternalIP and the pods' status.hostIP;
 	// default 127.0.0.1.
 	HostIP string

@@ -26,7 +26,8 @@ const mastersGroup = "system:masters"
 
 // kubeletAPI is the part of the kubelet's HTTPS API that kube-apiserver
 // calls on a node: GET /containerLogs/{namespace}/{pod}/{container} for
-// pods/log, and /healthz.
+// pods/log, /exec, /attach and /portForward for pods/exec, pods/attach
+// and pods/portforward (streaming.go), and /healthz.
 //
 // Clients authenticate with a certificate of the cluster CA (CN the user,
 // O the groups, as Kubernetes reads them). Authorization is simpler than
@@ -79,6 +80,7 @@ func (k kubeletAPI) handler() http.Handler {
 		_, _ = io.WriteString(w, "ok")
 	})
 	mux.Handle("GET /containerLogs/{namespace}/{pod}/{container}", mastersOnly(http.HandlerFunc(k.containerLogs)))
+	k.handleStreaming(mux)
 	return authenticated(mux)
 }
 
@@ -100,7 +102,12 @@ func mastersOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cert := r.TLS.VerifiedChains[0][0]
 		if !slices.Contains(cert.Subject.Organization, mastersGroup) {
-			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=get, resource=nodes, subresource=proxy)", cert.Subject.CommonName), http.StatusForbidden)
+			// The kubelet's wording: POST (exec, attach, port-forward) is create.
+			verb := "get"
+			if r.Method == http.MethodPost {
+				verb = "create"
+			}
+			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=proxy)", cert.Subject.CommonName, verb), http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)

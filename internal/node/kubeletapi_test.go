@@ -143,6 +143,10 @@ func TestKubeletAPIAuth(t *testing.T) {
 		{"node identity", f.client(t, "system:node:node1", "system:nodes"), logs, http.StatusForbidden},
 		{"a user", f.client(t, "alice"), logs, http.StatusForbidden},
 		{"no certificate", f.client(t, ""), logs, http.StatusUnauthorized},
+		{"exec as a user", f.client(t, "alice"), f.url + "/exec/p/web/c?command=id&output=1", http.StatusForbidden},
+		{"port-forward as the node", f.client(t, "system:node:node1", "system:nodes"), f.url + "/portForward/p/web", http.StatusForbidden},
+		// Past authorization: no runtime of this fixture runs the pod.
+		{"exec as the apiserver", f.client(t, "kube-apiserver-kubelet-client", "system:masters"), f.url + "/exec/p/web/c?command=id&output=1", http.StatusBadRequest},
 		{"healthz, any user", f.client(t, "alice"), f.url + "/healthz", http.StatusOK},
 		{"healthz, no certificate", f.client(t, ""), f.url + "/healthz", http.StatusUnauthorized},
 	} {

@@ -83,7 +83,9 @@ type runcRuntime struct {
 	network            *cni.Network
 	client             kubernetes.Interface
 	hostIP             string
-	log                *slog.Logger
+	// clusterDNS and clusterDomain are the pods' resolver (ClusterFirst).
+	clusterDNS, clusterDomain string
+	log                       *slog.Logger
 }
 
 func newRuncRuntime(cfg Config, log *slog.Logger) (*runcRuntime, error) {
@@ -115,6 +117,7 @@ func newRuncRuntime(cfg Config, log *slog.Logger) (*runcRuntime, error) {
 		binary: path, root: filepath.Join(cfg.DataDir, "runc"),
 		bundles: filepath.Join(cfg.DataDir, "containers"), sandboxes: filepath.Join(cfg.DataDir, "sandboxes"),
 		images: images, network: network, client: cfg.Client, hostIP: cfg.HostIP, log: log,
+		clusterDNS: cfg.ClusterDNS, clusterDomain: cfg.ClusterDomain,
 	}
 	for _, d := range []string{r.root, r.bundles, r.sandboxes} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -174,7 +177,7 @@ func (r *runcRuntime) Prepare(ctx context.Context, pod *corev1.Pod, files podFil
 	if err := r.saveSandbox(sb); err != nil {
 		return nil, errors.Join(err, r.Release(ctx, uid))
 	}
-	if err := writeEtcFiles(pod, files, sb.IP); err != nil {
+	if err := writeEtcFiles(pod, files, sb.IP, r.clusterDNS, r.clusterDomain); err != nil {
 		return nil, errors.Join(err, r.Release(ctx, uid))
 	}
 	return sb, nil
@@ -440,7 +443,7 @@ func (p *runcProc) Exec(ctx context.Context, argv []string) (int, []byte, error)
 
 // writeEtcFiles writes the pod's /etc/hosts, /etc/hostname and
 // /etc/resolv.conf into its directory; containers bind-mount them.
-func writeEtcFiles(pod *corev1.Pod, files podFiles, ip string) error {
+func writeEtcFiles(pod *corev1.Pod, files podFiles, ip, clusterDNS, domain string) error {
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", ip, pod.Name)
 	for _, a := range pod.Spec.HostAliases {
 		hosts += a.IP + "\t" + strings.Join(a.Hostnames, " ") + "\n"
@@ -449,12 +452,21 @@ func writeEtcFiles(pod *corev1.Pod, files podFiles, ip string) error {
 	if err != nil {
 		return err
 	}
+	if clusterDNS != "" && (pod.Spec.DNSPolicy == "" || pod.Spec.DNSPolicy == corev1.DNSClusterFirst) {
+		resolv = clusterResolvConf(pod.Namespace, clusterDNS, domain)
+	}
 	for name, data := range map[string]string{"hosts": hosts, "hostname": pod.Name + "\n", "resolv.conf": resolv} {
 		if err := os.WriteFile(filepath.Join(string(files), name), []byte(data), 0o644); err != nil {
 			return fmt.Errorf("writing the pod's %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// clusterResolvConf is a ClusterFirst pod's resolver, as the kubelet
+// writes it: the cluster DNS server, the namespace's search domains.
+func clusterResolvConf(namespace, server, domain string) string {
+	return fmt.Sprintf("search %s.svc.%s svc.%s %s\nnameserver %s\noptions ndots:5\n", namespace, domain, domain, domain, server)
 }
 
 // hostResolvConf is the host's resolver configuration, the one behind
@@ -519,14 +531,15 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 	}
 	readOnlyVolume := map[string]bool{}
 	for _, v := range pod.Spec.Volumes {
-		readOnlyVolume[v.Name] = v.Secret != nil || v.ConfigMap != nil || v.Projected != nil || v.DownwardAPI != nil
+		readOnlyVolume[v.Name] = v.Secret != nil || v.ConfigMap != nil || v.Projected != nil || v.DownwardAPI != nil ||
+			(v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly)
 	}
 	// The service account token is one of these: the kube-api-access
 	// projected volume the ServiceAccount admission plugin mounts.
 	for _, m := range c.VolumeMounts {
-		src := files.volume(m.Name)
-		if m.SubPath != "" {
-			src = filepath.Join(src, filepath.Clean("/"+m.SubPath))
+		src, err := mountSource(files, m)
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", m.Name, err)
 		}
 		mounts = append(mounts, bind(src, m.MountPath, m.ReadOnly || readOnlyVolume[m.Name]))
 	}

@@ -110,6 +110,15 @@ func (a *Agent) writeVolumes(ctx context.Context, pod *corev1.Pod, files podFile
 			continue
 		}
 		dir := files.volume(v.Name)
+		if v.PersistentVolumeClaim != nil {
+			g.Go(func() error {
+				if err := a.linkClaim(gctx, pod.Namespace, v.PersistentVolumeClaim, dir); err != nil {
+					return fmt.Errorf("volume %q: %w", v.Name, err)
+				}
+				return nil
+			})
+			continue
+		}
 		mode := os.FileMode(0o755)
 		if v.EmptyDir != nil {
 			// Writable by whatever user the containers run as, as the
@@ -156,7 +165,7 @@ func (a *Agent) materializeVolume(ctx context.Context, pod *corev1.Pod, v corev1
 		// The directory is the volume.
 		return nil
 	default:
-		return errors.New("only secret, configMap, projected, downwardAPI and emptyDir volumes are supported")
+		return errors.New("only secret, configMap, projected, downwardAPI, emptyDir and persistentVolumeClaim volumes are supported")
 	}
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -24,6 +25,7 @@ import (
 	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
 	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
+	"github.com/slipway-dev/slipway/internal/controller/localvolume"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/controlplane"
 )
@@ -55,7 +57,7 @@ const registryUser = "system:openshift-registry"
 // its namespaces, the cluster roles and bindings of Slipway's parts and of
 // build webhooks, the Service, and an APIService per OpenShift group
 // pointing at port with caBundle. It is idempotent and runs at every start.
-func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byte) error {
+func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byte, dnsIP string) error {
 	client, err := kubernetes.NewForConfig(admin)
 	if err != nil {
 		return err
@@ -107,6 +109,21 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	if err := apply(ctx, client.RbacV1().ClusterRoleBindings(), webhookBinding); err != nil {
 		return err
 	}
+	// The cluster DNS server (internal/clusterdns) answers on kube-dns's
+	// cluster IP; the Service reserves it and names it, as on a cluster.
+	kubeDNS := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: dnsIP,
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Services("kube-system").Create(ctx, kubeDNS, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the kube-dns service: %w", err)
+	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: openshiftAPIService, Namespace: openshiftAPINamespace},
 		Spec: corev1.ServiceSpec{
@@ -126,6 +143,9 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 		return err
 	}
 	if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings(), binding); err != nil {
+		return err
+	}
+	if err := apply(ctx, client.StorageV1().StorageClasses(), localStorageClass()); err != nil {
 		return err
 	}
 	for _, group := range openshiftGroups {
@@ -217,10 +237,10 @@ func (c *openshiftAPIsReady) Check(r *http.Request) error {
 
 // retryBootstrap runs bootstrap until it succeeds or a minute passes (RBAC
 // and the aggregator's informers may lag the first requests).
-func retryBootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byte) error {
+func retryBootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byte, dnsIP string) error {
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		last = bootstrap(ctx, admin, port, caBundle)
+		last = bootstrap(ctx, admin, port, caBundle, dnsIP)
 		return last == nil, nil
 	})
 	if err != nil && last != nil {
@@ -269,9 +289,11 @@ func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.Mu
 }
 
 // hostProcessPolicy lets only Slipway's controllers (the build and
-// DeploymentConfig controllers' identity) create or change pods that run
-// as host processes of the node (slipway.dev/host-process): a project's
-// service account, or a workload controller acting for it, may not.
+// DeploymentConfig controllers' identity) and cluster administrators
+// (system:masters, who hold the data directory anyway) create or change
+// pods that run as host processes of the node (slipway.dev/host-process):
+// a project's service account, or a workload controller acting for it,
+// may not.
 func hostProcessPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	const name = "slipway-host-process-pods"
 	fail := admissionregistrationv1.Fail
@@ -288,7 +310,7 @@ func hostProcessPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *a
 				}},
 			},
 			Validations: []admissionregistrationv1.Validation{{
-				Expression: `!has(object.metadata.annotations) || !('slipway.dev/host-process' in object.metadata.annotations) || request.userInfo.username == '` + controlplane.OpenShiftControllersUser + `'`,
+				Expression: `!has(object.metadata.annotations) || !('slipway.dev/host-process' in object.metadata.annotations) || request.userInfo.username == '` + controlplane.OpenShiftControllersUser + `' || 'system:masters' in request.userInfo.groups`,
 				Message:    "only Slipway's build and deployment controllers may create pods that run as host processes (annotation slipway.dev/host-process)",
 				Reason:     ptrReason(metav1.StatusReasonForbidden),
 			}},
@@ -302,6 +324,23 @@ func hostProcessPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *a
 		},
 	}
 	return policy, binding
+}
+
+// localStorageClass is the default StorageClass: directories on this
+// machine made by the local provisioner, bound once a pod using the claim
+// is scheduled (a local volume is on one node), deleted with their claim.
+func localStorageClass() *storagev1.StorageClass {
+	binding := storagev1.VolumeBindingWaitForFirstConsumer
+	reclaim := corev1.PersistentVolumeReclaimDelete
+	return &storagev1.StorageClass{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        "local",
+			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"},
+		},
+		Provisioner:       localvolume.ProvisionerName,
+		VolumeBindingMode: &binding,
+		ReclaimPolicy:     &reclaim,
+	}
 }
 
 func ptrReason(r metav1.StatusReason) *metav1.StatusReason { return &r }

@@ -236,7 +236,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	openshiftStopped := make(chan error, 1)
 	go func() { openshiftStopped <- s.Generic.PrepareRun().RunWithContext(apiCtx) }()
-	if err := retryBootstrap(ctx, cp.Admin, openshiftPort, caBundle); err != nil {
+	dnsIP, err := clusterDNSAddress(o.ServiceCIDR)
+	if err != nil {
+		return err
+	}
+	if err := retryBootstrap(ctx, cp.Admin, openshiftPort, caBundle, dnsIP); err != nil {
 		return err
 	}
 
@@ -250,7 +254,7 @@ func Run(ctx context.Context, o Options) error {
 	} else {
 		if err := startPipeline(ctx, o, dir, cp, pipelineConfig{
 			nodeName: nodeName, nodeUser: nodeUser, caBundle: caBundle, registries: registries,
-			notifications: notifications, agentStopped: agentStopped, ca: ca,
+			notifications: notifications, agentStopped: agentStopped, ca: ca, dnsIP: dnsIP,
 		}); err != nil {
 			return err
 		}

@@ -18,11 +18,13 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/slipway-dev/slipway/internal/clusterdns"
 	"github.com/slipway-dev/slipway/internal/controller/build"
 	"github.com/slipway-dev/slipway/internal/controller/buildconfig"
 	"github.com/slipway-dev/slipway/internal/controller/deploymentconfig"
 	"github.com/slipway-dev/slipway/internal/controller/imageimport"
 	"github.com/slipway-dev/slipway/internal/controller/imagetrigger"
+	"github.com/slipway-dev/slipway/internal/controller/localvolume"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/controlplane"
 	"github.com/slipway-dev/slipway/internal/image"
@@ -40,6 +42,8 @@ type pipelineConfig struct {
 	ca                 *pki.CA
 	registries         *image.Client
 	notifications      *handlerSlot
+	// dnsIP is the cluster DNS server's address (the kube-dns Service's).
+	dnsIP string
 	// agentStopped is closed once the node agent has stopped its pods.
 	agentStopped chan struct{}
 }
@@ -130,12 +134,19 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 		RatePerMinute: o.ImageImportRate,
 	})
 	c.notifications.set(imports.NotificationHandler())
+	volumes, err := localvolume.Open(dir.path("volumes"), c.nodeName)
+	if err != nil {
+		return err
+	}
+	// New adds an informer index: before the factories start.
+	provisioner := localvolume.New(ctx, client, kubeInformers, volumes, o.Workers)
 
 	agent, nodeInformers, err := newNode(o, dir, cp, c, buildkitAddress)
 	if err != nil {
 		return err
 	}
-	proxy := serviceproxy.New(client, core.Services(), core.Pods(), serviceproxy.Options{Address: o.HostPortAddress})
+	dns := clusterdns.New(clusterdns.Config{Address: c.dnsIP, Services: core.Services(), Pods: core.Pods()})
+	proxy := serviceproxy.New(client, core.Services(), core.Pods(), serviceproxy.Options{Address: o.HostPortAddress, ClusterCIDR: o.ServiceCIDR})
 
 	kubeInformers.Start(ctx.Done())
 	buildInformers.Start(ctx.Done())
@@ -156,7 +167,9 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 	run("imageimport", imports.Run)
 	run("imagetrigger", trigger.Run)
 	run("deploymentconfig", dcs.Run)
+	run("localvolume", provisioner.Run)
 	run("serviceproxy", proxy.Run)
+	run("cluster-dns", dns.Run)
 	go func() {
 		// The server waits for this before it exits: the agent stops every
 		// pod it runs (containers, their networks) when ctx ends.
@@ -201,6 +214,8 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		KubeletCertFile: kubeletCert,
 		KubeletKeyFile:  kubeletKey,
 		ClientCAFile:    dir.pki().CACert,
+		ClusterDNS:      c.dnsIP,
+		ClusterDomain:   clusterdns.DefaultDomain,
 		DataDir:         string(dir),
 		APIHost:         apiHost,
 		APIPort:         apiPort,
@@ -212,4 +227,24 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		Network:         cni.Config{Subnet: o.PodSubnet},
 	})
 	return agent, factory, err
+}
+
+// clusterDNSAddress is the kube-dns Service's cluster IP: the tenth
+// address of the service range, as kubeadm and k3s choose it.
+func clusterDNSAddress(serviceCIDR string) (string, error) {
+	_, cidr, err := net.ParseCIDR(serviceCIDR)
+	if err != nil {
+		return "", fmt.Errorf("--service-cidr %q: %w", serviceCIDR, err)
+	}
+	ip := cidr.IP.To4()
+	if ip == nil {
+		return "", fmt.Errorf("--service-cidr %q: only IPv4 ranges are supported", serviceCIDR)
+	}
+	dns := make(net.IP, 4)
+	copy(dns, ip)
+	dns[3] += 10
+	if !cidr.Contains(dns) {
+		return "", fmt.Errorf("--service-cidr %q is too small for the DNS service", serviceCIDR)
+	}
+	return dns.String(), nil
 }

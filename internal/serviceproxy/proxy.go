@@ -1,9 +1,12 @@
-// Package serviceproxy makes Services reachable from the host: for every
-// Service port with a nodePort it listens on Options.Address:nodePort (TCP),
-// or on each of the Service's spec.externalIPs instead, and forwards each connection to one Running and Ready pod the Service
-// selects, on the port's targetPort, taking the pods in turn. It is what
-// kube-proxy's NodePort rules do on a cluster node, done in user space,
-// which is enough for one machine and needs no iptables.
+// Package serviceproxy makes Services reachable: for every Service port
+// with a nodePort it listens on Options.Address:nodePort (TCP), or on each
+// of the Service's spec.externalIPs instead, and, with Options.ClusterCIDR,
+// on the Service's cluster IP and port; it forwards each connection to one
+// Running and Ready pod the Service selects, on the port's targetPort,
+// taking the pods in turn. It is what kube-proxy's rules do on a cluster
+// node, done in user space, which is enough for one machine, needs no
+// iptables chains shared with anything else on the host, and lets several
+// Slipways share a machine on different service ranges.
 package serviceproxy
 
 import (
@@ -13,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +59,11 @@ const dialTimeout = 5 * time.Second
 type Options struct {
 	// Address is the host address to listen on; DefaultAddress when empty.
 	Address string
+	// ClusterCIDR, when set, is the Services' cluster IP range: Run makes
+	// it a local range of the host (a "local" route on lo, so any address
+	// in it can be listened on, from the host and from pods, whose traffic
+	// is routed through the host) and the proxy listens on cluster IPs.
+	ClusterCIDR string
 }
 
 // Proxy is the controller. Its sync opens and closes the host listeners of
@@ -66,6 +75,7 @@ type Proxy struct {
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
 	address  string
+	cidr     *net.IPNet
 	queue    worker.Queue
 	log      *slog.Logger
 	recorder *worker.Events
@@ -82,7 +92,8 @@ type listener struct {
 	ln      net.Listener
 	service string // namespace/name
 	addr    string // the host address, "ip:port"
-	port    int32  // the host (node) port
+	port    int32  // the host (node) port, or the service port of a cluster IP
+	cluster bool   // a cluster IP listener: port is the service port
 
 	mu   sync.Mutex
 	next int // round robin position
@@ -95,7 +106,12 @@ func New(kube kubernetes.Interface, services coreinformers.ServiceInformer, pods
 	if address == "" {
 		address = DefaultAddress
 	}
+	var cidr *net.IPNet
+	if o.ClusterCIDR != "" {
+		_, cidr, _ = net.ParseCIDR(o.ClusterCIDR)
+	}
 	p := &Proxy{
+		cidr:      cidr,
 		kube:      kube,
 		services:  services.Lister(),
 		pods:      pods.Lister(),
@@ -121,6 +137,12 @@ func New(kube kubernetes.Interface, services coreinformers.ServiceInformer, pods
 // Run waits for the caches, then syncs Services with workers goroutines
 // until ctx is done, and closes every listener.
 func (p *Proxy) Run(ctx context.Context, workers int) error {
+	if p.cidr != nil {
+		if err := localRoute("replace", p.cidr); err != nil {
+			return err
+		}
+		defer func() { _ = localRoute("del", p.cidr) }()
+	}
 	defer p.recorder.Start(p.kube.CoreV1().Events(""))()
 	defer p.closeAll()
 	return worker.Run(ctx, ControllerName, p.queue, workers, p.synced, p.sync)
@@ -138,8 +160,19 @@ func (p *Proxy) enqueue(obj any) {
 // Service's externalIPs (expose --host-ip), else on the proxy's address.
 // kube-proxy serves externalIPs on the service port; on one machine the
 // nodePort is the port the user chose for the host, so it is used for both.
-func (p *Proxy) hostAddresses(svc *corev1.Service) map[string]int32 {
-	addrs := map[string]int32{}
+func (p *Proxy) hostAddresses(svc *corev1.Service) map[string]target {
+	addrs := map[string]target{}
+	// A Service without a selector has no pods to forward to (its
+	// endpoints, like kube-dns's, are served by someone else).
+	if svc != nil && p.cidr != nil && len(svc.Spec.Selector) > 0 {
+		if ip := net.ParseIP(svc.Spec.ClusterIP); ip != nil && p.cidr.Contains(ip) {
+			for _, port := range svc.Spec.Ports {
+				if port.Protocol == "" || port.Protocol == corev1.ProtocolTCP {
+					addrs[net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port.Port)))] = target{port: port.Port, cluster: true}
+				}
+			}
+		}
+	}
 	if svc == nil || (svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer) {
 		return addrs
 	}
@@ -152,10 +185,27 @@ func (p *Proxy) hostAddresses(svc *corev1.Service) map[string]int32 {
 			continue
 		}
 		for _, ip := range ips {
-			addrs[net.JoinHostPort(ip, strconv.Itoa(int(port.NodePort)))] = port.NodePort
+			addrs[net.JoinHostPort(ip, strconv.Itoa(int(port.NodePort)))] = target{port: port.NodePort}
 		}
 	}
 	return addrs
+}
+
+// target is what one listening address forwards to: a nodePort, or the
+// service port of a cluster IP.
+type target struct {
+	port    int32
+	cluster bool
+}
+
+// localRoute adds ("replace") or removes ("del") a local route for cidr on
+// lo: every address in it is then this host's to listen on.
+func localRoute(op string, cidr *net.IPNet) error {
+	out, err := exec.Command("ip", "route", op, "local", cidr.String(), "dev", "lo").CombinedOutput()
+	if err != nil && op != "del" {
+		return fmt.Errorf("making the service range %s local: %v: %s", cidr, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // sync makes the listeners of Service key match its host addresses: closes those
@@ -182,7 +232,7 @@ func (p *Proxy) sync(_ context.Context, key string) error {
 		}
 	}
 	var failed []error
-	for addr, port := range want {
+	for addr, t := range want {
 		if l, ok := p.listeners[addr]; ok {
 			if l.service != key {
 				err := fmt.Errorf("host address %s is already forwarded to service %s", addr, l.service)
@@ -199,7 +249,7 @@ func (p *Proxy) sync(_ context.Context, key string) error {
 			failed = append(failed, err)
 			continue
 		}
-		l := &listener{proxy: p, ln: ln, service: key, addr: addr, port: port}
+		l := &listener{proxy: p, ln: ln, service: key, addr: addr, port: t.port, cluster: t.cluster}
 		p.listeners[addr] = l
 		p.log.Info("forwarding host port", "service", key, "address", addr)
 		p.recorder.Eventf(svc, corev1.EventTypeNormal, ReasonListening, "Forwarding %s to the service's pods", addr)
@@ -253,7 +303,7 @@ func (l *listener) backends() ([]backend, error) {
 	}
 	var port *corev1.ServicePort
 	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].NodePort == l.port {
+		if l.cluster && svc.Spec.Ports[i].Port == l.port || !l.cluster && svc.Spec.Ports[i].NodePort == l.port {
 			port = &svc.Spec.Ports[i]
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	appsv1 "github.com/openshift/api/apps/v1"
 	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
@@ -32,18 +30,7 @@ import (
 // httpd to hub as veer/web:<version> and returns its pull spec by digest.
 func webImage(t *testing.T, hub *buildtest.Registry, version string) string {
 	t.Helper()
-	base := hub.Image(t, hub.Ref("library/busybox:latest"))
-	cfg, err := base.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := cfg.Config
-	c.Cmd = []string{"sh", "-c", "mkdir -p /tmp/www && echo " + version + " > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"}
-	img, err := mutate.Config(base, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hub.Ref("veer/web@" + hub.Push(t, "veer/web:"+version, img))
+	return hub.Ref("veer/web@" + servingImage(t, hub, "veer/web:"+version, version))
 }
 
 // webDC is a Rolling DeploymentConfig of replicas pods of image, ready when
@@ -118,12 +105,8 @@ func waitServing(t *testing.T, kube kubernetes.Interface, ns, dc, rc string, wan
 			if got := p.Labels["deployment"]; got != rc {
 				return fmt.Errorf("ready pod %s belongs to %s, want %s", p.Name, got, rc)
 			}
-			got, err := httpGet("http://" + net.JoinHostPort(p.Status.PodIP, "8080") + "/")
-			if err != nil {
-				return fmt.Errorf("pod %s: %w", p.Name, err)
-			}
-			if got != body {
-				return fmt.Errorf("pod %s answered %q, want %q", p.Name, got, body)
+			if err := podAnswers(p, body); err != nil {
+				return err
 			}
 		}
 		return nil

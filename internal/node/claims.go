@@ -1,0 +1,127 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// localVolumesDir is where the local provisioner (slipway.dev/local) makes
+// its volumes, under the data directory: the only local PersistentVolumes
+// this node mounts.
+func (a *Agent) localVolumesDir() string { return filepath.Join(a.cfg.DataDir, "volumes") }
+
+// linkClaim resolves the pod's claim to the directory of the volume bound
+// to it and records it as link, a symlink in the pod's volumes directory
+// that the container's mount (or a host process) goes through. A claim
+// not bound yet is an error: the sync is retried and the pod waits, as on
+// a kubelet.
+func (a *Agent) linkClaim(ctx context.Context, namespace string, src *corev1.PersistentVolumeClaimVolumeSource, link string) error {
+	dir, err := a.claimDir(ctx, namespace, src.ClaimName)
+	if err != nil {
+		return err
+	}
+	if current, err := os.Readlink(link); err == nil && current == dir {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	// RemoveAll does not follow a link: only the old link goes.
+	if err := os.RemoveAll(link); err != nil {
+		return err
+	}
+	return os.Symlink(dir, link)
+}
+
+// claimDir is the host directory of the volume bound to claim name: a
+// local volume inside localVolumesDir, or a hostPath volume (a
+// PersistentVolume is made by an administrator or the provisioner, never
+// by a project's user).
+func (a *Agent) claimDir(ctx context.Context, namespace, name string) (string, error) {
+	pvc, err := readForPod(ctx, a.client.CoreV1().PersistentVolumeClaims(namespace).Get, name)
+	if err != nil {
+		return "", fmt.Errorf("persistent volume claim %q: %w", name, err)
+	}
+	if pvc.DeletionTimestamp != nil {
+		return "", fmt.Errorf("persistent volume claim %q is being deleted", name)
+	}
+	if pvc.Status.Phase != corev1.ClaimBound || pvc.Spec.VolumeName == "" {
+		return "", fmt.Errorf("persistent volume claim %q is not bound", name)
+	}
+	pv, err := a.client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("persistent volume %q of claim %q: %w", pvc.Spec.VolumeName, name, err)
+	}
+	if ref := pv.Spec.ClaimRef; ref == nil || ref.UID != pvc.UID {
+		return "", fmt.Errorf("persistent volume %q is not bound to claim %q", pv.Name, name)
+	}
+	var dir string
+	switch {
+	case pv.Spec.Local != nil:
+		dir = pv.Spec.Local.Path
+		if !insideDir(a.localVolumesDir(), dir) {
+			return "", fmt.Errorf("persistent volume %q: local path %s is outside %s, where this node's volumes are", pv.Name, dir, a.localVolumesDir())
+		}
+	case pv.Spec.HostPath != nil:
+		dir = pv.Spec.HostPath.Path
+		if !filepath.IsAbs(dir) {
+			return "", fmt.Errorf("persistent volume %q: host path %q is not absolute", pv.Name, dir)
+		}
+		if t := pv.Spec.HostPath.Type; t != nil && *t == corev1.HostPathDirectoryOrCreate {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return "", fmt.Errorf("persistent volume %q: %w", pv.Name, err)
+			}
+		}
+	default:
+		return "", fmt.Errorf("persistent volume %q: only local and hostPath volumes can be mounted on this node", pv.Name)
+	}
+	dir = filepath.Clean(dir)
+	if _, err := os.Stat(dir); err != nil {
+		return "", fmt.Errorf("persistent volume %q: %w", pv.Name, err)
+	}
+	return dir, nil
+}
+
+// insideDir tells whether path, cleaned, is strictly below root.
+func insideDir(root, path string) bool {
+	if !filepath.IsAbs(path) {
+		return false
+	}
+	rel, err := filepath.Rel(filepath.Clean(root), filepath.Clean(path))
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// mountSource is the host path a container's mount m binds: the volume's
+// directory in the pod's, or for a claim the directory its link names. A
+// claim's subPath is resolved inside the volume, through no link out of
+// it (its content is the containers' to write), and made when missing, as
+// the kubelet does.
+func mountSource(files podFiles, m corev1.VolumeMount) (string, error) {
+	src := files.volume(m.Name)
+	target, err := os.Readlink(src)
+	if err != nil {
+		if m.SubPath != "" {
+			src = filepath.Join(src, filepath.Clean("/"+m.SubPath))
+		}
+		return src, nil
+	}
+	if m.SubPath == "" {
+		return target, nil
+	}
+	sub, err := securejoin.SecureJoin(target, m.SubPath)
+	if err != nil {
+		return "", fmt.Errorf("subPath %q: %w", m.SubPath, err)
+	}
+	if err := os.MkdirAll(sub, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("subPath %q: %w", m.SubPath, err)
+	}
+	return sub, nil
+}
