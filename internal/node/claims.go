@@ -11,6 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubernetes/pkg/volume"
 )
 
 // localVolumesDir is where the local provisioner (slipway.dev/local) makes
@@ -22,11 +23,18 @@ func (a *Agent) localVolumesDir() string { return filepath.Join(a.cfg.DataDir, "
 // to it and records it as link, a symlink in the pod's volumes directory
 // that the container's mount (or a host process) goes through. A claim
 // not bound yet is an error: the sync is retried and the pod waits, as on
-// a kubelet.
-func (a *Agent) linkClaim(ctx context.Context, namespace string, src *corev1.PersistentVolumeClaimVolumeSource, link string) error {
-	dir, err := a.claimDir(ctx, namespace, src.ClaimName)
+// a kubelet. With the pod's fsGroup, the volume's files are given to
+// that group first, as the kubelet does.
+func (a *Agent) linkClaim(ctx context.Context, pod *corev1.Pod, src *corev1.PersistentVolumeClaimVolumeSource, link string) error {
+	dir, err := a.claimDir(ctx, pod.Namespace, src.ClaimName)
 	if err != nil {
 		return err
+	}
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		owner := volume.NewVolumeOwnership(ownershipMounter{readOnly: src.ReadOnly}, dir, sc.FSGroup, sc.FSGroupChangePolicy, nil)
+		if err := owner.ChangePermissions(); err != nil {
+			return fmt.Errorf("giving the volume to fsGroup %d: %w", *sc.FSGroup, err)
+		}
 	}
 	if current, err := os.Readlink(link); err == nil && current == dir {
 		return nil
@@ -124,4 +132,15 @@ func mountSource(files podFiles, m corev1.VolumeMount) (string, error) {
 		return "", fmt.Errorf("subPath %q: %w", m.SubPath, err)
 	}
 	return sub, nil
+}
+
+// ownershipMounter is what the kubelet's volume ownership change asks of
+// a mounter: whether the volume is mounted read-only.
+type ownershipMounter struct {
+	volume.Mounter
+	readOnly bool
+}
+
+func (m ownershipMounter) GetAttributes() volume.Attributes {
+	return volume.Attributes{ReadOnly: m.readOnly}
 }

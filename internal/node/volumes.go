@@ -112,7 +112,7 @@ func (a *Agent) writeVolumes(ctx context.Context, pod *corev1.Pod, files podFile
 		dir := files.volume(v.Name)
 		if v.PersistentVolumeClaim != nil {
 			g.Go(func() error {
-				if err := a.linkClaim(gctx, pod.Namespace, v.PersistentVolumeClaim, dir); err != nil {
+				if err := a.linkClaim(gctx, pod, v.PersistentVolumeClaim, dir); err != nil {
 					return fmt.Errorf("volume %q: %w", v.Name, err)
 				}
 				return nil

@@ -12,6 +12,7 @@
 package testserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -191,7 +192,8 @@ func (s *Server) waitReady(stopped <-chan struct{}) error {
 		if s.Admin == nil {
 			token, err1 := os.ReadFile(filepath.Join(s.DataDir, "admin.token"))
 			ca, err2 := os.ReadFile(s.CAFile)
-			if err1 != nil || err2 != nil {
+			// The token file is created, then written: empty is not yet.
+			if err1 != nil || err2 != nil || len(bytes.TrimSpace(token)) == 0 {
 				time.Sleep(50 * time.Millisecond)
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -75,10 +76,14 @@ type server struct {
 	listen  string
 	// registry is the internal registry's host:port (--registry-listen).
 	registry string
-	args     []string
-	cmd      *exec.Cmd
-	logs     *lockedBuffer
-	done     chan struct{}
+	// serviceCIDR is its own, so that servers of other tests on this
+	// machine (whose cluster IPs and DNS address are local addresses of
+	// the host) do not answer for it.
+	serviceCIDR string
+	args        []string
+	cmd         *exec.Cmd
+	logs        *lockedBuffer
+	done        chan struct{}
 }
 
 type lockedBuffer struct {
@@ -101,7 +106,7 @@ func (l *lockedBuffer) String() string {
 // startServer runs slipway server with a fresh data directory on a free port.
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: t.TempDir(), listen: freeAddr(t), registry: freeAddr(t), args: extraArgs}
+	s := &server{t: t, dataDir: t.TempDir(), listen: freeAddr(t), registry: freeAddr(t), serviceCIDR: freeServiceCIDR(), args: extraArgs}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -109,7 +114,8 @@ func startServer(t *testing.T, extraArgs ...string) *server {
 
 func (s *server) start() {
 	s.t.Helper()
-	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen, "--registry-listen", s.registry}, s.args...)
+	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen, "--registry-listen", s.registry,
+		"--service-cidr", s.serviceCIDR}, s.args...)
 	s.cmd = exec.Command(slipwayBin, args...)
 	s.logs = &lockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
@@ -322,4 +328,11 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("after %s: %v", timeout, err)
+}
+
+// freeServiceCIDR picks a /24 for a server's Services in 10.100.0.0/14,
+// away from the default range and the pod network.
+func freeServiceCIDR() string {
+	n := rand.IntN(1 << 10)
+	return fmt.Sprintf("10.%d.%d.0/24", 100+n/256, n%256)
 }

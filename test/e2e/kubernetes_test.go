@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -346,6 +349,73 @@ func TestKubernetesWorkloads(t *testing.T) {
 		}
 		if out := run("-n", ns, "get", "deployment", "web", "-o", `jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}`); out != "3" {
 			t.Errorf("after rollout undo deployment/web is at revision %q, want 3", out)
+		}
+	})
+
+	// The Deployment's pods by Service: cluster IP from the host, DNS name
+	// from a pod (kubectl exec), and kubectl port-forward.
+	t.Run("Service", func(t *testing.T) {
+		run := kubectlRunner(t, kubectl, s)
+		run("-n", ns, "expose", "deployment", "web", "--port=80", "--target-port=8080")
+		ip := run("-n", ns, "get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
+		client := &http.Client{Timeout: 5 * time.Second}
+		eventually(t, time.Minute, func() error {
+			resp, err := client.Get("http://" + ip + "/")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if string(body) != "v1\n" {
+				return errorf("cluster IP %s answered %q", ip, body)
+			}
+			return nil
+		})
+		// From a pod: the cluster IP, and the Service's DNS names through
+		// the cluster DNS (busybox's own resolver: its static wget's
+		// glibc lookups crash, so names are resolved with nslookup).
+		out, errOut, err := runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--",
+			"sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 "+ip+" 80 | tail -n 1")
+		if err != nil || out != "v1\n" {
+			t.Errorf("a pod fetching the cluster IP %s: %q %v %s", ip, out, err, errOut)
+		}
+		for _, name := range []string{"web." + ns + ".svc.cluster.local", "web"} {
+			out, errOut, err := runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--",
+				"sh", "-c", "nslookup "+name+" | tail -n +3")
+			if err != nil || !strings.Contains(out, ip) {
+				t.Errorf("a pod resolving %s: %q %v %s, want %s", name, out, err, errOut, ip)
+			}
+		}
+		if out, _, err := runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--", "sh", "-c", "exit 7"); err == nil {
+			t.Errorf("kubectl exec of a failing command succeeded: %q", out)
+		}
+
+		cmd := exec.Command(kubectl, "--kubeconfig", s.kubeconfig(), "-n", ns, "port-forward", "deploy/web", ":8080")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("kubectl port-forward printed %q: %v", line, err)
+		}
+		// "Forwarding from 127.0.0.1:PORT -> 8080"
+		fields := strings.Fields(line)
+		if len(fields) < 3 {
+			t.Fatalf("kubectl port-forward printed %q", line)
+		}
+		resp, err := client.Get("http://" + fields[2] + "/")
+		if err != nil {
+			t.Fatalf("through kubectl port-forward: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "v1\n" {
+			t.Errorf("through kubectl port-forward: %q", body)
 		}
 	})
 
