@@ -191,6 +191,7 @@ func apiArgs(c Config, host, port string) []string {
 		"--token-auth-file=" + f.tokenFile(),
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
+		"--admission-control-config-file=" + f.admissionConfig(),
 		"--allow-privileged=true",
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file=" + f.ServiceAccountPub(),

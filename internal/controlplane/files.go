@@ -53,6 +53,7 @@ func (f Files) ServiceAccountPub() string     { return f.path("sa.pub") }
 func (f Files) kubeletClient() string         { return f.path("apiserver-kubelet-client.crt") }
 func (f Files) kubeletClientKey() string      { return f.path("apiserver-kubelet-client.key") }
 func (f Files) tokenFile() string             { return f.path("tokens.csv") }
+func (f Files) admissionConfig() string       { return f.path("admission-config.yaml") }
 func (f Files) kubeconfig(user string) string { return f.path(kubeconfigName(user)) }
 
 func kubeconfigName(user string) string {
@@ -93,6 +94,9 @@ func (f Files) prepare(ca *pki.CA, server, adminToken string, identities []clien
 	if err := os.WriteFile(f.tokenFile(), fmt.Appendf(nil, "%s,system:admin,system:admin,\"system:masters\"\n", adminToken), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(f.admissionConfig(), []byte(admissionConfig), 0o600); err != nil {
+		return err
+	}
 	for _, id := range identities {
 		cert, key := f.path(kubeconfigName(id.user)+".crt"), f.path(kubeconfigName(id.user)+".key")
 		if err := ca.EnsureClientCert(cert, key, id.user, id.groups); err != nil {
@@ -115,3 +119,21 @@ func writeKubeconfig(path, server, caFile, certFile, keyFile string) error {
 	cfg.CurrentContext = "slipway"
 	return clientcmd.WriteToFile(*cfg, path)
 }
+
+// admissionConfig makes Pod Security's baseline level the default of every
+// namespace (OpenShift's restricted SCC is stricter still): no privileged
+// containers, host namespaces or hostPath volumes unless a cluster admin
+// labels the namespace (pod-security.kubernetes.io/enforce=privileged).
+const admissionConfig = `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: PodSecurity
+  configuration:
+    apiVersion: pod-security.admission.config.k8s.io/v1
+    kind: PodSecurityConfiguration
+    defaults:
+      enforce: baseline
+      enforce-version: latest
+    exemptions:
+      namespaces: [kube-system]
+`

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,10 +26,8 @@ func TestClaimDir(t *testing.T) {
 	a := &Agent{cfg: Config{NodeName: api.node, DataDir: dataDir}, client: api.nodeClient(t)}
 	inside := filepath.Join(a.localVolumesDir(), api.ns+"-in")
 	hostDir, outside := t.TempDir(), t.TempDir()
-	for _, d := range []string{inside} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.MkdirAll(inside, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	volumes := map[string]corev1.PersistentVolumeSource{
 		"in":       {Local: &corev1.LocalVolumeSource{Path: inside}},
@@ -83,7 +82,7 @@ func TestClaimDir(t *testing.T) {
 	}
 	// The Node authorizer lets the node read the claims of pods bound to it.
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "user"},
+		ObjectMeta: metav1.ObjectMeta{Name: "user", Namespace: api.ns},
 		Spec: corev1.PodSpec{
 			NodeName:           api.node,
 			ServiceAccountName: "builder",
@@ -109,12 +108,11 @@ func TestClaimDir(t *testing.T) {
 			deadline := time.Now().Add(time.Minute)
 			for {
 				dir, err = a.claimDir(ctx, api.ns, tc.claim)
-				// The binder and the authorizer's graph catch up.
-				settled := err == nil || tc.err != "not bound" && !strings.Contains(err.Error(), "not bound") && !strings.Contains(err.Error(), "forbidden")
-				if tc.err == "not bound" && err != nil && strings.Contains(err.Error(), "not bound") {
-					settled = true
-				}
-				if settled || time.Now().After(deadline) {
+				// The binder binds, and the Node authorizer's graph learns
+				// of the pod, a moment after they are written.
+				pending := err != nil && (strings.Contains(err.Error(), "forbidden") ||
+					tc.err != "not bound" && strings.Contains(err.Error(), "not bound"))
+				if !pending || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(200 * time.Millisecond)
@@ -126,6 +124,24 @@ func TestClaimDir(t *testing.T) {
 				t.Fatalf("claimDir(%s) = %q, %v; want %s", tc.claim, dir, err, tc.dir)
 			}
 		})
+	}
+
+	// With an fsGroup, the volume is the group's, as a kubelet makes it.
+	fsGroup := int64(4321)
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: &fsGroup}
+	link := podFiles(t.TempDir()).volume("in")
+	if err := a.linkClaim(ctx, pod, &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "in"}, link); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(link); err != nil || target != inside {
+		t.Errorf("link %s -> %q, %v; want %s", link, target, err, inside)
+	}
+	fi, err := os.Stat(inside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int64(st.Gid) != fsGroup || fi.Mode()&os.ModeSetgid == 0 || fi.Mode().Perm() != 0o770 {
+		t.Errorf("volume with fsGroup %d: gid %d, mode %v; want the group's, setgid, 0770", fsGroup, st.Gid, fi.Mode())
 	}
 }
 

@@ -91,3 +91,48 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 		t.Fatalf("the controllers creating a host-process pod: %v", err)
 	}
 }
+
+// TestPodSecurityBaselineByDefault: a namespace's pods may not reach the
+// host (hostPath, privileged, host namespaces) unless a cluster admin
+// labels the namespace privileged.
+func TestPodSecurityBaselineByDefault(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	ctx := context.Background()
+	admin := kubernetes.NewForConfigOrDie(s.Admin)
+	const ns = "hostile"
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal("no default service account:", err)
+	}
+	privileged := true
+	pods := map[string]corev1.PodSpec{
+		"hostpath": {
+			Volumes:    []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}},
+			Containers: []corev1.Container{{Name: "x", Image: "busybox", VolumeMounts: []corev1.VolumeMount{{Name: "root", MountPath: "/host"}}}},
+		},
+		"privileged": {Containers: []corev1.Container{{Name: "x", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}}},
+		"hostnetwork": {HostNetwork: true, Containers: []corev1.Container{{Name: "x", Image: "busybox"}}},
+	}
+	for name, spec := range pods {
+		_, err := admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}, metav1.CreateOptions{})
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "PodSecurity") {
+			t.Errorf("%s pod: %v, want refused by PodSecurity", name, err)
+		}
+	}
+	nsObj, err := admin.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Labels["pod-security.kubernetes.io/enforce"] = "privileged"
+	if _, err := admin.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hostpath"}, Spec: pods["hostpath"]}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("a hostPath pod in a namespace the admin made privileged: %v", err)
+	}
+}
