@@ -80,7 +80,11 @@ func startAPI(t *testing.T) *testAPI {
 	api := &testAPI{srv: srv, client: client, config: srv.Admin,
 		ns: fmt.Sprintf("%s-%d", strings.Trim(name, "-"), n), node: fmt.Sprintf("node-%d", n)}
 	ctx := context.Background()
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: api.ns}}, metav1.CreateOptions{}); err != nil {
+	// Privileged: these tests are about what the node does with the pods
+	// the API admits (host ports among them), not about Pod Security,
+	// which keeps them out of ordinary namespaces (internal/server tests).
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: api.ns, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, nsObj, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client.CoreV1().ServiceAccounts(api.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "builder"}}, metav1.CreateOptions{}); err != nil {

@@ -581,6 +581,16 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 		return nil, err
 	}
 	s.Process.Terminal = false
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		// The pod's groups are every container's, as the kubelet passes
+		// them: a volume given to the fsGroup is writable by any user.
+		if psc.FSGroup != nil {
+			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(*psc.FSGroup))
+		}
+		for _, g := range psc.SupplementalGroups {
+			s.Process.User.AdditionalGids = append(s.Process.User.AdditionalGids, uint32(g))
+		}
+	}
 	return s, nil
 }
 

@@ -66,6 +66,11 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	if err != nil {
 		return err
 	}
+	// The webhook first: one left from the previous start names the old
+	// port of the OpenShift API server, and writes wait for it until then.
+	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), imageLookupWebhook(int32(port), caBundle)); err != nil {
+		return err
+	}
 	for _, name := range systemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -133,9 +138,6 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 		},
 	}
 	if err := apply(ctx, client.CoreV1().Services(openshiftAPINamespace), svc); err != nil {
-		return err
-	}
-	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), imageLookupWebhook(int32(port), caBundle)); err != nil {
 		return err
 	}
 	policy, binding := hostProcessPolicy()

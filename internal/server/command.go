@@ -159,7 +159,7 @@ func Run(ctx context.Context, o Options) error {
 
 	// The OpenShift API server listens first, so the APIServices can name
 	// its port when the control plane starts.
-	openshiftListener, err := net.Listen("tcp", "127.0.0.1:0")
+	openshiftListener, err := dir.openshiftListener()
 	if err != nil {
 		return fmt.Errorf("OpenShift API server listener: %w", err)
 	}

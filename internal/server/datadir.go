@@ -162,3 +162,30 @@ func (d dataDir) checkLayout() error {
 	}
 	return nil
 }
+
+// openshiftListener listens for the OpenShift API server on loopback: on
+// the port it had at the previous start when that is free (the
+// APIServices and the webhook name it until they are updated), else on a
+// new one, which it records.
+func (d dataDir) openshiftListener() (net.Listener, error) {
+	file := d.path("controlplane/openshift-apiserver.port")
+	if data, err := os.ReadFile(file); err == nil {
+		if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strings.TrimSpace(string(data)))); err == nil {
+			return ln, nil
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(file, []byte(port+"\n"), 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}

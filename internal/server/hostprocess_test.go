@@ -115,7 +115,7 @@ func TestPodSecurityBaselineByDefault(t *testing.T) {
 			Volumes:    []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}},
 			Containers: []corev1.Container{{Name: "x", Image: "busybox", VolumeMounts: []corev1.VolumeMount{{Name: "root", MountPath: "/host"}}}},
 		},
-		"privileged": {Containers: []corev1.Container{{Name: "x", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}}},
+		"privileged":  {Containers: []corev1.Container{{Name: "x", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}}},
 		"hostnetwork": {HostNetwork: true, Containers: []corev1.Container{{Name: "x", Image: "busybox"}}},
 	}
 	for name, spec := range pods {

@@ -22,6 +22,7 @@ import (
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
+	kappsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,10 +56,47 @@ func TestRestartKeepsObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Kubernetes' own kinds and an extension's, beside OpenShift's.
+	replicas := int32(0)
+	deployment := &kappsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: kappsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "busybox"}}},
+			},
+		},
+	}
+	if _, err := kube.AppsV1().Deployments("keep").Create(ctx, deployment, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	view := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "viewers"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "viewers"}},
+	}
+	if _, err := kube.RbacV1().RoleBindings("keep").Create(ctx, view, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imageclient.NewForConfigOrDie(cfg).ImageV1().ImageStreams("keep").Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "mytime"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	s.restart()
 	cfg = s.restConfig()
 	bc = buildclient.NewForConfigOrDie(cfg)
 	kube = kubernetes.NewForConfigOrDie(cfg)
+	if _, err := kube.AppsV1().Deployments("keep").Get(ctx, "web", metav1.GetOptions{}); err != nil {
+		t.Errorf("deployment after restart: %v", err)
+	}
+	if _, err := kube.RbacV1().RoleBindings("keep").Get(ctx, "viewers", metav1.GetOptions{}); err != nil {
+		t.Errorf("role binding after restart: %v", err)
+	}
+	if _, err := imageclient.NewForConfigOrDie(cfg).ImageV1().ImageStreams("keep").Get(ctx, "mytime", metav1.GetOptions{}); err != nil {
+		t.Errorf("image stream after restart: %v", err)
+	}
 	got, err := bc.BuildV1().BuildConfigs("keep").Get(ctx, "time", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("after restart: %v", err)

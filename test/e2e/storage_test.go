@@ -58,6 +58,7 @@ func TestStatefulSetKeepsItsVolume(t *testing.T) {
 
 	labels := map[string]string{"app": name}
 	replicas := int32(1)
+	user, fsGroup := int64(1000), int64(2000)
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: appsv1.StatefulSetSpec{
@@ -66,19 +67,24 @@ func TestStatefulSetKeepsItsVolume(t *testing.T) {
 			Selector:    &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name:  "web",
-					Image: busybox,
-					// The first pod writes a token; every pod serves the
-					// volume on :8080.
-					Command: []string{"sh", "-c", "[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; echo $HOSTNAME >> /data/starts; exec httpd -f -p 8080 -h /data"},
-					Ports:   []corev1.ContainerPort{{ContainerPort: 8080}},
-					ReadinessProbe: &corev1.Probe{
-						ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/token", Port: intstr.FromInt32(8080)}},
-						PeriodSeconds: 1,
-					},
-					VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
-				}}},
+				Spec: corev1.PodSpec{
+					// Not root: the volume is writable through the fsGroup.
+					SecurityContext: &corev1.PodSecurityContext{FSGroup: &fsGroup},
+					Containers: []corev1.Container{{
+						Name:            "web",
+						Image:           busybox,
+						SecurityContext: &corev1.SecurityContext{RunAsUser: &user, RunAsGroup: &user},
+						// The first pod writes a token; every pod serves the
+						// volume on :8080.
+						Command: []string{"sh", "-c", "[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; echo $HOSTNAME >> /data/starts; exec httpd -f -p 8080 -h /data"},
+						Ports:   []corev1.ContainerPort{{ContainerPort: 8080}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/token", Port: intstr.FromInt32(8080)}},
+							PeriodSeconds: 1,
+						},
+						VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+					}},
+				},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 				ObjectMeta: metav1.ObjectMeta{Name: "data"},
