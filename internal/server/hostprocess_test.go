@@ -132,7 +132,12 @@ func TestPodSecurityBaselineByDefault(t *testing.T) {
 	if _, err := admin.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hostpath"}, Spec: pods["hostpath"]}, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("a hostPath pod in a namespace the admin made privileged: %v", err)
+	// Pod Security reads the namespace's labels from its cache: a moment.
+	var lastErr error
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 15*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, lastErr = admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hostpath"}, Spec: pods["hostpath"]}, metav1.CreateOptions{})
+		return lastErr == nil, nil
+	}); err != nil {
+		t.Fatalf("a hostPath pod in a namespace the admin made privileged: %v", lastErr)
 	}
 }
