@@ -126,8 +126,14 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 			},
 		},
 	}
-	if _, err := client.CoreV1().Services("kube-system").Create(ctx, kubeDNS, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the kube-dns service: %w", err)
+	// Looked up first: creating it again fails on its cluster IP (already
+	// allocated, to itself) before the name is checked.
+	if _, err := client.CoreV1().Services("kube-system").Get(ctx, kubeDNS.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := client.CoreV1().Services("kube-system").Create(ctx, kubeDNS, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the kube-dns service: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("reading the kube-dns service: %w", err)
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: openshiftAPIService, Namespace: openshiftAPINamespace},
