@@ -385,6 +385,11 @@ func TestKubernetesWorkloads(t *testing.T) {
 			if err != nil || !strings.Contains(out, ip) {
 				t.Errorf("a pod resolving %s: %q %v %s, want %s", name, out, err, errOut, ip)
 			}
+			out, errOut, err = runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--",
+				"sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 "+name+" 80 | tail -n 1")
+			if err != nil || out != "v1\n" {
+				t.Errorf("a pod fetching http://%s/: %q %v %s", name, out, err, errOut)
+			}
 		}
 		if out, _, err := runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--", "sh", "-c", "exit 7"); err == nil {
 			t.Errorf("kubectl exec of a failing command succeeded: %q", out)
