@@ -14,9 +14,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/testserver"
 )
 
 // RepoRoot is the module root above the working directory.
@@ -58,25 +59,8 @@ type Server struct {
 	// switches its context).
 	kubeconfig string
 	cmd        *exec.Cmd
-	logs       *lockedBuffer
+	logs       *testserver.LockedBuffer
 	done       chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Start runs `bin server` with extraArgs on free loopback ports and waits
@@ -89,7 +73,7 @@ func Start(b testing.TB, bin string, extraArgs ...string) *Server {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = os.RemoveAll(dataDir) })
-	s := &Server{Bin: bin, DataDir: dataDir, Listen: freePort(b), home: b.TempDir(), logs: &lockedBuffer{}, done: make(chan struct{})}
+	s := &Server{Bin: bin, DataDir: dataDir, Listen: freePort(b), home: b.TempDir(), logs: &testserver.LockedBuffer{}, done: make(chan struct{})}
 	args := append([]string{"server", "--data-dir", dataDir, "--listen", s.Listen, "--registry-listen", freePort(b)}, extraArgs...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

@@ -25,19 +25,9 @@ import (
 // directory). The policy the server installs refuses it; Slipway's
 // controllers' identity may.
 func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
-	s := testserver.Start(t, testserver.Options{})
-	ctx := context.Background()
-	admin := kubernetes.NewForConfigOrDie(s.Admin)
 	const ns = "attacker"
-	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}); err != nil {
-		t.Fatal("no default service account:", err)
-	}
+	s, admin := serverWithNamespace(t, ns)
+	ctx := context.Background()
 	edit := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "default-edit", Namespace: ns},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
@@ -96,19 +86,9 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 // host (hostPath, privileged, host namespaces) unless a cluster admin
 // labels the namespace privileged.
 func TestPodSecurityBaselineByDefault(t *testing.T) {
-	s := testserver.Start(t, testserver.Options{})
-	ctx := context.Background()
-	admin := kubernetes.NewForConfigOrDie(s.Admin)
 	const ns = "hostile"
-	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	}); err != nil {
-		t.Fatal("no default service account:", err)
-	}
+	_, admin := serverWithNamespace(t, ns)
+	ctx := context.Background()
 	privileged := true
 	pods := map[string]corev1.PodSpec{
 		"hostpath": {
@@ -140,4 +120,24 @@ func TestPodSecurityBaselineByDefault(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("a hostPath pod in a namespace the admin made privileged: %v", lastErr)
 	}
+}
+
+// serverWithNamespace starts a test server with namespace ns, once its
+// default service account (kube-controller-manager's) exists, and returns
+// the server and an admin client.
+func serverWithNamespace(t *testing.T, ns string) (*testserver.Server, kubernetes.Interface) {
+	t.Helper()
+	s := testserver.Start(t, testserver.Options{})
+	ctx := context.Background()
+	admin := kubernetes.NewForConfigOrDie(s.Admin)
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	}); err != nil {
+		t.Fatal("no default service account:", err)
+	}
+	return s, admin
 }

@@ -57,7 +57,7 @@ type Server struct {
 	Listen string
 	// NodeName is the server's --node-name.
 	NodeName string
-	logs     *lockedBuffer
+	logs     *LockedBuffer
 }
 
 // NodeName is the node name every test server is given.
@@ -151,7 +151,7 @@ func start(dir string, o Options) (*Server, func(), error) {
 	args := append([]string{"server", "--api-only", "--data-dir", dir, "--listen", listen,
 		"--registry-listen", registry, "--node-name", NodeName}, o.Args...)
 	cmd := exec.Command(bin, args...)
-	logs := &lockedBuffer{}
+	logs := &LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// The server dies with the test binary, even when it is killed.
 	cmd.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGKILL}
@@ -291,18 +291,22 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-type lockedBuffer struct {
+// LockedBuffer collects a process's output from several goroutines (its
+// stdout and stderr) while tests read it.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String returns what was written so far.
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

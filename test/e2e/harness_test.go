@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,25 +81,8 @@ type server struct {
 	serviceCIDR string
 	args        []string
 	cmd         *exec.Cmd
-	logs        *lockedBuffer
+	logs        *testserver.LockedBuffer
 	done        chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startServer runs slipway server with a fresh data directory on a free port.
@@ -117,7 +99,7 @@ func (s *server) start() {
 	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen, "--registry-listen", s.registry,
 		"--service-cidr", s.serviceCIDR}, s.args...)
 	s.cmd = exec.Command(slipwayBin, args...)
-	s.logs = &lockedBuffer{}
+	s.logs = &testserver.LockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
