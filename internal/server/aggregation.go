@@ -288,6 +288,12 @@ func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.Mu
 			SideEffects:             &none,
 			TimeoutSeconds:          &timeout,
 			AdmissionReviewVersions: []string{"v1"},
+			// Build and deployer pods name no image stream (the controllers
+			// write their images): no round trip to the webhook for them.
+			ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: buildv1.BuildLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+				{Key: appsv1.DeployerPodForDeploymentLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+			}},
 			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
 				Values: []string{"kube-system", "kube-public", "kube-node-lease", openshiftAPINamespace},
@@ -352,3 +358,44 @@ func localStorageClass() *storagev1.StorageClass {
 }
 
 func ptrReason(r metav1.StatusReason) *metav1.StatusReason { return &r }
+
+// nodeReady is a kube-apiserver readiness check for a server that runs the
+// node: ready once this machine's Node is Ready and has lost the taints a
+// new node starts with, so the first pod after /readyz is scheduled at once.
+type nodeReady struct {
+	name  string
+	admin atomic.Pointer[rest.Config]
+	ready atomic.Bool
+}
+
+func (c *nodeReady) Name() string { return "slipway-node" }
+
+func (c *nodeReady) Check(r *http.Request) error {
+	if c.ready.Load() {
+		return nil
+	}
+	admin := c.admin.Load()
+	if admin == nil {
+		return fmt.Errorf("the control plane is starting")
+	}
+	client, err := kubernetes.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	node, err := client.CoreV1().Nodes().Get(r.Context(), c.name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("node %s: %w", c.name, err)
+	}
+	for _, taint := range node.Spec.Taints {
+		if taint.Key == corev1.TaintNodeNotReady || taint.Key == corev1.TaintNodeUnreachable {
+			return fmt.Errorf("node %s is tainted %s", c.name, taint.Key)
+		}
+	}
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			c.ready.Store(true)
+			return nil
+		}
+	}
+	return fmt.Errorf("node %s is not Ready", c.name)
+}

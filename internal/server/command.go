@@ -185,6 +185,11 @@ func Run(ctx context.Context, o Options) error {
 	apiCtx, stopAPIs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAPIs()
 	ready := &openshiftAPIsReady{}
+	readyChecks := []healthz.HealthChecker{ready}
+	node := &nodeReady{name: nodeName}
+	if !o.APIOnly {
+		readyChecks = append(readyChecks, node)
+	}
 	notifications := &handlerSlot{}
 	files := controlplane.Files{Dir: dir.path("controlplane"), CACert: dir.pki().CACert, CAKey: dir.pki().CAKey}
 	cp, err := controlplane.Start(apiCtx, controlplane.Config{
@@ -205,7 +210,7 @@ func Run(ctx context.Context, o Options) error {
 			registryUser:                          nil,
 			nodeUser:                              {controlplane.NodeGroup},
 		},
-		ReadyzChecks: []healthz.HealthChecker{ready},
+		ReadyzChecks: readyChecks,
 		// Registries configured to notify Slipway (see the README) post
 		// here with the admin token.
 		ExtraHandlers: map[string]http.Handler{"/registry/notifications": notifications},
@@ -214,6 +219,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ready.admin.Store(cp.Admin)
+	node.admin.Store(cp.Admin)
 
 	s, err := apiserver.New(apiserver.Config{
 		Listener:                  openshiftListener,
