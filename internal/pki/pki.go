@@ -39,45 +39,11 @@ func FilesIn(dir string) Files {
 // absent or not covering every host). Existing files are kept so clients'
 // kubeconfigs stay valid across restarts.
 func Ensure(f Files, hosts []string) error {
-	caCert, caKey, err := loadOrCreateCA(f)
-	if err != nil {
-		return err
-	}
-	if cert, err := readCert(f.ServingCert); err == nil && covers(cert, hosts) && time.Until(cert.NotAfter) > 30*24*time.Hour {
-		return nil
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "slipway"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(5 * 365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return fmt.Errorf("signing serving certificate: %w", err)
-	}
-	return writePair(f.ServingCert, f.ServingKey, der, key)
-}
-
-func loadOrCreateCA(f Files) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	ca, err := LoadOrCreateCA(f.CACert, f.CAKey, "slipway-ca")
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return ca.Cert, ca.Key, nil
+	return ca.EnsureServingCert(f.ServingCert, f.ServingKey, "slipway", hosts)
 }
 
 func covers(cert *x509.Certificate, hosts []string) bool {

@@ -126,14 +126,8 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 			},
 		},
 	}
-	// Looked up first: creating it again fails on its cluster IP (already
-	// allocated, to itself) before the name is checked.
-	if _, err := client.CoreV1().Services("kube-system").Get(ctx, kubeDNS.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		if _, err := client.CoreV1().Services("kube-system").Create(ctx, kubeDNS, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating the kube-dns service: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("reading the kube-dns service: %w", err)
+	if err := apply(ctx, client.CoreV1().Services("kube-system"), kubeDNS); err != nil {
+		return err
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: openshiftAPIService, Namespace: openshiftAPINamespace},
@@ -190,16 +184,18 @@ type applier[T object] interface {
 	Update(ctx context.Context, obj T, opts metav1.UpdateOptions) (T, error)
 }
 
-// apply creates obj, or replaces the spec of the one there.
+// apply creates obj, or replaces the one there. It reads first: a create
+// of an object that exists can fail on something else than its name (a
+// Service's cluster IP is found allocated, to itself, before the name is
+// checked), and at every start but the first the object is there.
 func apply[T object](ctx context.Context, client applier[T], obj T) error {
-	_, err := client.Create(ctx, obj, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		if err != nil {
+	current, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		if _, err := client.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("creating %s: %w", obj.GetName(), err)
 		}
 		return nil
 	}
-	current, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", obj.GetName(), err)
 	}
@@ -214,7 +210,7 @@ func apply[T object](ctx context.Context, client applier[T], obj T) error {
 // ready once every OpenShift group's APIService is Available, so a client
 // that waited for /readyz can use builds and image streams at once.
 type openshiftAPIsReady struct {
-	admin atomic.Pointer[rest.Config] // set once the kube-apiserver serves
+	admin atomic.Pointer[kubernetes.Clientset] // set once the kube-apiserver serves
 	ready atomic.Bool
 }
 
@@ -224,13 +220,9 @@ func (c *openshiftAPIsReady) Check(r *http.Request) error {
 	if c.ready.Load() {
 		return nil
 	}
-	admin := c.admin.Load()
-	if admin == nil {
+	client := c.admin.Load()
+	if client == nil {
 		return fmt.Errorf("the OpenShift API server is starting")
-	}
-	client, err := kubernetes.NewForConfig(admin)
-	if err != nil {
-		return err
 	}
 	// Through the aggregator's proxy, not the APIService's condition: the
 	// proxy learns of availability a moment after the condition is set.
@@ -364,7 +356,7 @@ func ptrReason(r metav1.StatusReason) *metav1.StatusReason { return &r }
 // new node starts with, so the first pod after /readyz is scheduled at once.
 type nodeReady struct {
 	name  string
-	admin atomic.Pointer[rest.Config]
+	admin atomic.Pointer[kubernetes.Clientset] // set once the kube-apiserver serves
 	ready atomic.Bool
 }
 
@@ -374,13 +366,9 @@ func (c *nodeReady) Check(r *http.Request) error {
 	if c.ready.Load() {
 		return nil
 	}
-	admin := c.admin.Load()
-	if admin == nil {
+	client := c.admin.Load()
+	if client == nil {
 		return fmt.Errorf("the control plane is starting")
-	}
-	client, err := kubernetes.NewForConfig(admin)
-	if err != nil {
-		return err
 	}
 	node, err := client.CoreV1().Nodes().Get(r.Context(), c.name, metav1.GetOptions{})
 	if err != nil {

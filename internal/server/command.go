@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/buildkit"
@@ -218,8 +219,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	ready.admin.Store(cp.Admin)
-	node.admin.Store(cp.Admin)
+	admin, err := kubernetes.NewForConfig(cp.Admin)
+	if err != nil {
+		return err
+	}
+	ready.admin.Store(admin)
+	node.admin.Store(admin)
 
 	s, err := apiserver.New(apiserver.Config{
 		Listener:                  openshiftListener,

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/slipway-dev/slipway/internal/controlplane"
 	"github.com/slipway-dev/slipway/internal/testserver"
@@ -67,12 +68,20 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 		t.Fatalf("a service account could create a host-process pod: %v", err)
 	}
 	// Adding the annotation later is refused as well.
-	plain, err := sa.CoreV1().Pods(ns).Create(ctx, pod("plain", nil), metav1.CreateOptions{})
-	if err != nil {
+	if _, err := sa.CoreV1().Pods(ns).Create(ctx, pod("plain", nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal("a plain pod:", err)
 	}
-	plain.Annotations = hostProcess
-	if _, err := sa.CoreV1().Pods(ns).Update(ctx, plain, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+	// The scheduler may bind the pod meanwhile: update the latest copy.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		plain, err := sa.CoreV1().Pods(ns).Get(ctx, "plain", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		plain.Annotations = hostProcess
+		_, err = sa.CoreV1().Pods(ns).Update(ctx, plain, metav1.UpdateOptions{})
+		return err
+	})
+	if !apierrors.IsForbidden(err) {
 		t.Fatalf("annotating a pod as host process: %v, want 403", err)
 	}
 	// Slipway's controllers' identity may.

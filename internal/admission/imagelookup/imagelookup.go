@@ -1,6 +1,7 @@
-// Package imagelookup is the admission plugin behind ImageStream
-// spec.lookupPolicy.local: on create and update of Pods,
-// ReplicationControllers and DeploymentConfigs it rewrites container images
+// Package imagelookup is the admission behind ImageStream
+// spec.lookupPolicy.local: on create and update of DeploymentConfigs (an
+// admission plugin of the OpenShift API server) and of Kubernetes'
+// pod-making kinds (a mutating webhook it serves) it rewrites container images
 // that are short names of image streams in the same namespace ("myapp",
 // "myapp:tag") to the pull spec the stream's tag resolves to, as
 // OpenShift's image policy admission does.
@@ -15,6 +16,8 @@ import (
 	appsv1 "github.com/openshift/api/apps/v1"
 	imagev1 "github.com/openshift/api/image/v1"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned/typed/image/v1"
+	kappsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,18 +90,61 @@ type resolveFunc func(image string, force bool) string
 
 // rewrite applies resolve to the containers of obj's pod spec.
 func rewrite(obj runtime.Object, resolve resolveFunc) {
+	if t, ok := podTemplateOf(obj); ok {
+		rewriteSpec(t.spec, t.force, t.skip, resolve)
+	}
+}
+
+// podTemplate is where an object keeps the pod spec whose images are
+// resolved: the spec, its JSON pointer (for the webhook's patch), whether
+// the object's or template's annotations force resolution, and the
+// containers an image trigger owns.
+type podTemplate struct {
+	spec    *corev1.PodSpec
+	pointer string
+	force   bool
+	skip    map[string]bool
+}
+
+// podTemplateOf finds obj's pod spec: Pods, ReplicationControllers and
+// DeploymentConfigs (this API server's admission), and Kubernetes'
+// workloads (the webhook).
+func podTemplateOf(obj runtime.Object) (podTemplate, bool) {
+	meta, ok := obj.(metav1.Object)
+	if !ok {
+		return podTemplate{}, false
+	}
+	force := forced(meta.GetAnnotations())
+	template := func(t *corev1.PodTemplateSpec, pointer string) (podTemplate, bool) {
+		if t == nil {
+			return podTemplate{}, false
+		}
+		return podTemplate{spec: &t.Spec, pointer: pointer, force: force || forced(t.Annotations)}, true
+	}
+	const templateSpec = "/spec/template/spec"
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		rewriteSpec(&o.Spec, forced(o.Annotations), nil, resolve)
+		return podTemplate{spec: &o.Spec, pointer: "/spec", force: force}, true
 	case *corev1.ReplicationController:
-		if t := o.Spec.Template; t != nil {
-			rewriteSpec(&t.Spec, forced(o.Annotations) || forced(t.Annotations), nil, resolve)
-		}
+		return template(o.Spec.Template, templateSpec)
 	case *appsv1.DeploymentConfig:
-		if t := o.Spec.Template; t != nil {
-			rewriteSpec(&t.Spec, forced(o.Annotations) || forced(t.Annotations), triggeredContainers(o), resolve)
-		}
+		t, ok := template(o.Spec.Template, templateSpec)
+		t.skip = triggeredContainers(o)
+		return t, ok
+	case *kappsv1.Deployment:
+		return template(&o.Spec.Template, templateSpec)
+	case *kappsv1.ReplicaSet:
+		return template(&o.Spec.Template, templateSpec)
+	case *kappsv1.StatefulSet:
+		return template(&o.Spec.Template, templateSpec)
+	case *kappsv1.DaemonSet:
+		return template(&o.Spec.Template, templateSpec)
+	case *batchv1.Job:
+		return template(&o.Spec.Template, templateSpec)
+	case *batchv1.CronJob:
+		return template(&o.Spec.JobTemplate.Spec.Template, "/spec/jobTemplate/spec/template/spec")
 	}
+	return podTemplate{}, false
 }
 
 // forced reports whether annotations ask for every short name to resolve.

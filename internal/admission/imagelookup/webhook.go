@@ -8,9 +8,10 @@ import (
 
 	imagev1 "github.com/openshift/api/image/v1"
 	admissionv1 "k8s.io/api/admission/v1"
+	kappsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // WebhookPath is where the OpenShift API server serves the plugin as a
@@ -21,59 +22,27 @@ const WebhookPath = "/admission/imagelookup"
 // request limit is 3 MiB of object).
 const maxReviewBytes = 8 << 20
 
-// podTemplate returns the pod spec of a Kubernetes object the webhook
-// handles, the JSON pointer of that spec, and whether its annotations ask
-// every short name to resolve.
-func podTemplate(kind string, raw []byte) (spec *corev1.PodSpec, pointer string, force bool, err error) {
-	var meta struct {
-		metav1.ObjectMeta `json:"metadata"`
-	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		return nil, "", false, err
-	}
-	force = forced(meta.Annotations)
-	template := func(t *corev1.PodTemplateSpec, p string) (*corev1.PodSpec, string, bool, error) {
-		if t == nil {
-			return nil, "", false, nil
-		}
-		return &t.Spec, p, force || forced(t.Annotations), nil
-	}
+// newObject returns an empty object of the kinds the webhook is sent.
+func newObject(kind string) runtime.Object {
 	switch kind {
 	case "Pod":
-		var o corev1.Pod
-		err = json.Unmarshal(raw, &o)
-		return &o.Spec, "/spec", force, err
+		return &corev1.Pod{}
 	case "ReplicationController":
-		var o corev1.ReplicationController
-		if err = json.Unmarshal(raw, &o); err != nil {
-			return nil, "", false, err
-		}
-		return template(o.Spec.Template, "/spec/template/spec")
-	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet":
-		// Their specs share the template's place.
-		var o struct {
-			Spec struct {
-				Template corev1.PodTemplateSpec `json:"template"`
-			} `json:"spec"`
-		}
-		if err = json.Unmarshal(raw, &o); err != nil {
-			return nil, "", false, err
-		}
-		return template(&o.Spec.Template, "/spec/template/spec")
+		return &corev1.ReplicationController{}
+	case "Deployment":
+		return &kappsv1.Deployment{}
+	case "ReplicaSet":
+		return &kappsv1.ReplicaSet{}
+	case "StatefulSet":
+		return &kappsv1.StatefulSet{}
+	case "DaemonSet":
+		return &kappsv1.DaemonSet{}
 	case "Job":
-		var o batchv1.Job
-		if err = json.Unmarshal(raw, &o); err != nil {
-			return nil, "", false, err
-		}
-		return template(&o.Spec.Template, "/spec/template/spec")
+		return &batchv1.Job{}
 	case "CronJob":
-		var o batchv1.CronJob
-		if err = json.Unmarshal(raw, &o); err != nil {
-			return nil, "", false, err
-		}
-		return template(&o.Spec.JobTemplate.Spec.Template, "/spec/jobTemplate/spec/template/spec")
+		return &batchv1.CronJob{}
 	}
-	return nil, "", false, nil
+	return nil
 }
 
 type patchOp struct {
@@ -113,21 +82,33 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Plugin) patch(r *http.Request, req *admissionv1.AdmissionRequest) []patchOp {
-	spec, pointer, force, err := podTemplate(req.Kind.Kind, req.Object.Raw)
-	if err != nil || spec == nil {
+	obj := newObject(req.Kind.Kind)
+	if obj == nil || json.Unmarshal(req.Object.Raw, obj) != nil {
 		return nil
 	}
+	t, ok := podTemplateOf(obj)
+	if !ok {
+		return nil
+	}
+	// The admission plugin's own rewrite, then a patch of what it changed.
+	before := map[string][]string{"initContainers": images(t.spec.InitContainers), "containers": images(t.spec.Containers)}
 	res := &resolver{ctx: r.Context(), namespace: req.Namespace, get: p.streams, streams: map[string]*imagev1.ImageStream{}}
+	rewriteSpec(t.spec, t.force, t.skip, res.resolve)
 	var ops []patchOp
-	for _, list := range []struct {
-		name       string
-		containers []corev1.Container
-	}{{"initContainers", spec.InitContainers}, {"containers", spec.Containers}} {
-		for i, c := range list.containers {
-			if image := res.resolve(c.Image, force); image != "" && image != c.Image {
-				ops = append(ops, patchOp{Op: "replace", Path: fmt.Sprintf("%s/%s/%d/image", pointer, list.name, i), Value: image})
+	for list, after := range map[string][]corev1.Container{"initContainers": t.spec.InitContainers, "containers": t.spec.Containers} {
+		for i, c := range after {
+			if c.Image != before[list][i] {
+				ops = append(ops, patchOp{Op: "replace", Path: fmt.Sprintf("%s/%s/%d/image", t.pointer, list, i), Value: c.Image})
 			}
 		}
 	}
 	return ops
+}
+
+func images(containers []corev1.Container) []string {
+	out := make([]string, len(containers))
+	for i, c := range containers {
+		out[i] = c.Image
+	}
+	return out
 }
