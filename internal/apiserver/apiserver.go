@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
@@ -138,6 +139,9 @@ func New(c Config) (*Server, error) {
 		return nil, fmt.Errorf("reading %s: %w", c.Kubeconfig, err)
 	}
 	kubeConfig.UserAgent = "slipway-openshift-apiserver"
+	// Protobuf, as Kubernetes' own components speak to the kube-apiserver.
+	kubeConfig.ContentType = runtime.ContentTypeProtobuf
+	kubeConfig.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	kubeConfig.QPS, kubeConfig.Burst = 100, 200
 	client, err := kubernetes.NewForConfig(kubeConfig)
 	if err != nil {

@@ -54,6 +54,7 @@ func (f Files) kubeletClient() string         { return f.path("apiserver-kubelet
 func (f Files) kubeletClientKey() string      { return f.path("apiserver-kubelet-client.key") }
 func (f Files) tokenFile() string             { return f.path("tokens.csv") }
 func (f Files) admissionConfig() string       { return f.path("admission-config.yaml") }
+func (f Files) auditPolicy() string           { return f.path("audit-policy.yaml") }
 func (f Files) kubeconfig(user string) string { return f.path(kubeconfigName(user)) }
 
 func kubeconfigName(user string) string {
@@ -97,6 +98,9 @@ func (f Files) prepare(ca *pki.CA, server, adminToken string, identities []clien
 	if err := os.WriteFile(f.admissionConfig(), []byte(admissionConfig), 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(f.auditPolicy(), []byte(auditPolicy), 0o600); err != nil {
+		return err
+	}
 	for _, id := range identities {
 		cert, key := f.path(kubeconfigName(id.user)+".crt"), f.path(kubeconfigName(id.user)+".key")
 		if err := ca.EnsureClientCert(cert, key, id.user, id.groups); err != nil {
@@ -136,4 +140,16 @@ plugins:
       enforce-version: latest
     exemptions:
       namespaces: [kube-system]
+`
+
+// auditPolicy records every request's metadata (who, verb, resource,
+// response code, timestamps), never a request or response body, so no
+// secret reaches the audit log. Health probes are left out.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  nonResourceURLs: [/healthz*, /livez*, /readyz*]
+- level: Metadata
 `

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -265,31 +266,40 @@ func (a *Agent) downwardAPIFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolu
 }
 
 // projectedFiles adds the sources of a projected volume: secrets, config
-// maps, downward API items and service account tokens.
+// maps, downward API items and service account tokens. The sources are
+// read side by side (a pod's token volume asks for a token and reads
+// kube-root-ca.crt) and added in their order.
 func (a *Agent) projectedFiles(ctx context.Context, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, out map[string]volumeFile, refresh *volumeRefresh) error {
-	for _, src := range p.Sources {
-		var err error
-		switch {
-		case src.Secret != nil:
-			err = a.secretFiles(ctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, p.DefaultMode, out)
-		case src.ConfigMap != nil:
-			err = a.configMapFiles(ctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, p.DefaultMode, out)
-		case src.DownwardAPI != nil:
-			err = a.downwardAPIFiles(pod, src.DownwardAPI.Items, p.DefaultMode, out)
-		case src.ServiceAccountToken != nil:
-			var token []byte
-			var renew time.Time
-			token, renew, err = a.requestToken(ctx, pod, src.ServiceAccountToken)
-			if err == nil {
-				out[src.ServiceAccountToken.Path] = volumeFile{data: token, mode: fileMode(nil, p.DefaultMode)}
+	parts := make([]map[string]volumeFile, len(p.Sources))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, src := range p.Sources {
+		part := map[string]volumeFile{}
+		parts[i] = part
+		g.Go(func() error {
+			switch {
+			case src.Secret != nil:
+				return a.secretFiles(gctx, pod.Namespace, src.Secret.Name, src.Secret.Items, src.Secret.Optional, p.DefaultMode, part)
+			case src.ConfigMap != nil:
+				return a.configMapFiles(gctx, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional, p.DefaultMode, part)
+			case src.DownwardAPI != nil:
+				return a.downwardAPIFiles(pod, src.DownwardAPI.Items, p.DefaultMode, part)
+			case src.ServiceAccountToken != nil:
+				token, renew, err := a.requestToken(gctx, pod, src.ServiceAccountToken)
+				if err != nil {
+					return err
+				}
+				part[src.ServiceAccountToken.Path] = volumeFile{data: token, mode: fileMode(nil, p.DefaultMode)}
 				refresh.add(renew)
+				return nil
 			}
-		default:
-			err = errors.New("only secret, configMap, downwardAPI and serviceAccountToken projections are supported")
-		}
-		if err != nil {
-			return err
-		}
+			return errors.New("only secret, configMap, downwardAPI and serviceAccountToken projections are supported")
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, part := range parts {
+		maps.Copy(out, part)
 	}
 	return nil
 }

@@ -60,6 +60,8 @@ type Options struct {
 	PodSubnet string
 	// ServiceCIDR is where Services' cluster IPs come from.
 	ServiceCIDR string
+	// AuditLog is where the kube-apiserver writes its audit log (none when empty).
+	AuditLog string
 	// NodeName names this machine's Node; default its host name.
 	NodeName string
 	// KubeletListen is the node's kubelet API address (logs, exec);
@@ -112,6 +114,7 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringVar(&o.PodSubnet, "pod-subnet", o.PodSubnet, "IPv4 subnet of the pod network (the CNI bridge slipway0); must not overlap another interface's")
 	f.StringVar(&o.HostPortAddress, "host-port-address", o.HostPortAddress, "IP address Services' host ports (nodePort, expose --host-port) listen on; 0.0.0.0 for every interface")
 	f.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "IPv4 range Services' cluster IPs come from; must not overlap the pod subnet")
+	f.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file the API server writes its audit log to: one JSON line per request (metadata only, never bodies); none when empty")
 	f.StringVar(&o.NodeName, "node-name", "", "Name of this machine's Node (default: its host name)")
 	f.StringVar(&o.KubeletListen, "kubelet-listen", o.KubeletListen, "IP:port of the node's kubelet API (logs, exec, port-forward); port 0 picks a free one")
 	f.BoolVar(&o.APIOnly, "api-only", false, "Run only etcd, the Kubernetes control plane and the OpenShift API server (for tests)")
@@ -133,7 +136,8 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := dir.checkLayout(); err != nil {
+	migrate, err := dir.checkLayout()
+	if err != nil {
 		return err
 	}
 	etcdServers := o.EtcdServers
@@ -144,6 +148,14 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer member.Stop()
 		etcdServers = []string{member.ClientURL}
+	}
+	// Objects the kube-apiserver reads elsewhere move before it starts.
+	var layout1 *layout1Migration
+	if migrate {
+		if layout1, err = startLayout1Migration(ctx, etcdServers, o.EtcdCAFile, o.EtcdCert, o.EtcdKey); err != nil {
+			return err
+		}
+		defer layout1.close()
 	}
 	registries, err := registryClient(o)
 	if err != nil {
@@ -205,6 +217,7 @@ func Run(ctx context.Context, o Options) error {
 		EncryptionConfigFile: dir.encryptionConfig(),
 		AdminToken:           adminToken,
 		ServiceCIDR:          o.ServiceCIDR,
+		AuditLogPath:         o.AuditLog,
 		ExtraIdentities: map[string][]string{
 			controlplane.OpenShiftAPIServerUser:   nil,
 			controlplane.OpenShiftControllersUser: nil,
@@ -253,6 +266,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := retryBootstrap(ctx, cp.Admin, openshiftPort, caBundle, dnsIP); err != nil {
 		return err
+	}
+	if layout1 != nil {
+		done, err := layout1.finish(ctx, admin)
+		if err != nil {
+			return err
+		}
+		if done {
+			if err := dir.recordLayout(); err != nil {
+				return err
+			}
+		}
 	}
 
 	server := "https://" + clientHost(o.Listen)

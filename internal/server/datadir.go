@@ -129,38 +129,43 @@ resources:
 
 // layoutVersion is the data directory's layout: 1 was Slipway's own core
 // API on etcd; 2 is the Kubernetes control plane with the OpenShift API
-// server aggregated. Objects of layout 1 are read by the kube-apiserver as
-// they are (same keys, JSON, the same encryption key); service account
-// tokens of layout 1 are not signed and are replaced by the service
-// account controller.
+// server aggregated. Objects of layout 1 are read by the kube-apiserver
+// where they are (same keys, JSON, the same encryption key) but for
+// ReplicationControllers and Services, which are moved (layout1.go);
+// service account tokens of layout 1 are not signed and are replaced by
+// the service account controller.
 const layoutVersion = 2
 
 func (d dataDir) layoutFile() string { return d.path("layout") }
 
-// checkLayout records the layout of a new or layout 1 data directory and
-// refuses one written by a newer Slipway.
-func (d dataDir) checkLayout() error {
+// checkLayout reports whether the data directory's objects must be migrated
+// from layout 1 before they are served (a new directory's etcd is simply
+// empty); it refuses a directory written by a newer Slipway. The layout is
+// recorded by recordLayout once the migration is done.
+func (d dataDir) checkLayout() (migrate bool, err error) {
 	data, err := os.ReadFile(d.layoutFile())
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		if _, statErr := os.Stat(d.etcd()); statErr == nil {
 			slog.Info("data directory of layout 1 found: its objects are served by the Kubernetes control plane from now on; service account tokens are issued again", "dir", string(d))
 		}
-		return os.WriteFile(d.layoutFile(), fmt.Appendf(nil, "%d\n", layoutVersion), 0o600)
+		return true, nil
 	case err != nil:
-		return err
+		return false, err
 	}
 	v, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return fmt.Errorf("%s: not a layout version: %q", d.layoutFile(), data)
+	if err != nil || v < 1 {
+		return false, fmt.Errorf("%s: not a layout version: %q", d.layoutFile(), data)
 	}
 	if v > layoutVersion {
-		return fmt.Errorf("%s was written by a newer Slipway (layout %d; this one knows up to %d): run that version, or start with a new --data-dir", string(d), v, layoutVersion)
+		return false, fmt.Errorf("%s was written by a newer Slipway (layout %d; this one knows up to %d): run that version, or start with a new --data-dir", string(d), v, layoutVersion)
 	}
-	if v < layoutVersion {
-		return os.WriteFile(d.layoutFile(), fmt.Appendf(nil, "%d\n", layoutVersion), 0o600)
-	}
-	return nil
+	return v < layoutVersion, nil
+}
+
+// recordLayout writes the current layout into the data directory.
+func (d dataDir) recordLayout() error {
+	return os.WriteFile(d.layoutFile(), fmt.Appendf(nil, "%d\n", layoutVersion), 0o600)
 }
 
 // openshiftListener listens for the OpenShift API server on loopback: on

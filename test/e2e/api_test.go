@@ -403,6 +403,41 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("service account listing namespaces: %v, want 403", err)
 	}
 
+	// kubectl sees the same: auth can-i as the admin, as the builder (by
+	// impersonation and by a token kubectl create token issued), and the
+	// token authenticates the builder.
+	t.Run("kubectl", func(t *testing.T) {
+		kubectlBin := requireKubectl(t)
+		kubectl := kubectlRunner(t, kubectlBin, s)
+		canI := func(want string, args ...string) {
+			t.Helper()
+			// can-i exits 1 when the answer is no.
+			out, errOut, err := runBinary(t, kubectlBin, s.kubeconfig(), nil, nil, append([]string{"auth", "can-i"}, args...)...)
+			if got := strings.TrimSpace(out); got != want || (err == nil) != (want == "yes") {
+				t.Errorf("kubectl auth can-i %s: %q (%v), want %s\n%s", strings.Join(args, " "), got, err, want, errOut)
+			}
+		}
+		canI("yes", "create", "deployments")
+		canI("yes", "create", "deployments", "-n", "mine")
+		token := strings.TrimSpace(kubectl("create", "token", "builder", "-n", "mine"))
+		if parts := strings.Split(token, "."); len(parts) != 3 || !strings.HasPrefix(token, "eyJ") {
+			t.Fatalf("kubectl create token printed %q, not a JWT", token)
+		}
+		for _, as := range []string{"--as=system:serviceaccount:mine:builder", "--token=" + token} {
+			canI("no", as, "create", "deployments", "-n", "mine")
+			canI("no", as, "create", "buildconfigs.build.openshift.io", "-n", "mine")
+			canI("yes", as, "get", "deployments", "-n", "mine")
+			canI("yes", as, "list", "buildconfigs.build.openshift.io", "-n", "mine")
+			canI("no", as, "get", "deployments", "-n", "theirs")
+		}
+		if out := kubectl("--token="+token, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "system:serviceaccount:mine:builder" {
+			t.Errorf("kubectl auth whoami with the created token: %q", out)
+		}
+		if out := kubectl("--token="+token, "get", "buildconfigs", "-n", "mine", "-o", "name"); strings.TrimSpace(out) != "buildconfig.build.openshift.io/x" {
+			t.Errorf("kubectl get buildconfigs with the created token: %q", out)
+		}
+	})
+
 	// Delegated authentication: the OpenShift API server records who asked.
 	provisioner := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "builder-self-provisioner"},

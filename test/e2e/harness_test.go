@@ -88,7 +88,14 @@ type server struct {
 // startServer runs slipway server with a fresh data directory on a free port.
 func startServer(t *testing.T, extraArgs ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: t.TempDir(), listen: freeAddr(t), registry: freeAddr(t), serviceCIDR: freeServiceCIDR(), args: extraArgs}
+	return startServerIn(t, t.TempDir(), extraArgs...)
+}
+
+// startServerIn runs slipway server on a free port with data directory
+// dir, which may hold what an earlier server left.
+func startServerIn(t *testing.T, dir string, extraArgs ...string) *server {
+	t.Helper()
+	s := &server{t: t, dataDir: dir, listen: freeAddr(t), registry: freeAddr(t), serviceCIDR: freeServiceCIDR(), args: extraArgs}
 	s.start()
 	t.Cleanup(s.stop)
 	return s

@@ -50,6 +50,8 @@ type Controller struct {
 
 	buildLister  buildlisters.BuildLister
 	podLister    corelisters.PodLister
+	saLister     corelisters.ServiceAccountLister
+	secretLister corelisters.SecretLister
 	streamLister imagelisters.ImageStreamLister
 	synced       []cache.InformerSynced
 
@@ -58,8 +60,9 @@ type Controller struct {
 	log      *slog.Logger
 	now      func() time.Time
 	// podsCreated holds the UIDs of builds this controller made a pod for
-	// and that have not ended: a cache still showing such a build New must
-	// not make it a second pod (the first may be gone already).
+	// and that have not ended, with whether the build was moved to Pending:
+	// a cache still showing such a build New must not make it a second pod
+	// (the first may be gone already), nor write the move again.
 	podsCreated sync.Map
 }
 
@@ -71,6 +74,8 @@ func New(builds buildclient.Interface, kube kubernetes.Interface, informers Info
 		kube:         kube,
 		buildLister:  informers.Builds.Lister(),
 		podLister:    informers.Pods.Lister(),
+		saLister:     informers.ServiceAccounts.Lister(),
+		secretLister: informers.Secrets.Lister(),
 		streamLister: informers.ImageStreams.Lister(),
 		synced: []cache.InformerSynced{
 			informers.Builds.Informer().HasSynced, informers.Pods.Informer().HasSynced,

@@ -34,6 +34,9 @@ const (
 // output, picks the push and pull secrets, creates the pod and moves the
 // build to Pending.
 func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
+	if pending, ok := c.podsCreated.Load(b.UID); ok && pending.(bool) {
+		return nil // moved to Pending already; the cache has not caught up
+	}
 	if ConfigName(b) != "" {
 		siblings, err := c.siblings(b)
 		if err != nil {
@@ -61,10 +64,11 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	}
 	b.Status.OutputDockerImageReference = output
 
-	// Read once per build start, from the API (see ReadServiceAccount):
-	// the account (it must exist), the push secret named (it must exist
-	// too), and the account's secrets only when a secret is left to
-	// choose from them (instantiate chose the pull secret already).
+	// The account must exist, and the push secret named too. When a
+	// secret is left to choose from the account's (instantiate chose the
+	// pull secret already), they are read from the API (see
+	// ReadServiceAccount); when not, the informers' copies answer, and
+	// only what they do not have yet is asked of the API.
 	var pushSecret string
 	if ps := b.Spec.Output.PushSecret; ps != nil {
 		pushSecret = ps.Name
@@ -72,12 +76,16 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	pull, from := buildspec.StrategyPullSecret(&b.Spec.Strategy), buildgenerator.StrategyFrom(&b.Spec.Strategy)
 	choosePull := pull != nil && *pull == nil && from != nil && from.Name != ""
 	choosePush := b.Spec.Output.To != nil && b.Spec.Output.PushSecret == nil
-	sa, byName, err := buildgenerator.ReadServiceAccount(ctx, c.kube.CoreV1(), b.Namespace, b.Spec.ServiceAccount, choosePush || choosePull, pushSecret)
-	if apierrors.IsNotFound(err) {
-		return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
-	}
-	if err != nil {
-		return err
+	sa, byName, cached := c.cachedAccount(b, pushSecret, choosePush || choosePull)
+	if !cached {
+		var err error
+		sa, byName, err = buildgenerator.ReadServiceAccount(ctx, c.kube.CoreV1(), b.Namespace, b.Spec.ServiceAccount, choosePush || choosePull, pushSecret)
+		if apierrors.IsNotFound(err) {
+			return c.waitNew(ctx, b, buildv1.StatusReasonCannotRetrieveServiceAccount, messageNoSA)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	secrets := buildgenerator.SecretsOf(sa, byName)
 	if choosePush {
@@ -115,9 +123,35 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 		if created, err = c.createPod(ctx, b, pod); created == nil {
 			return err
 		}
-		c.podsCreated.Store(b.UID, struct{}{})
+		c.podsCreated.Store(b.UID, false)
 	}
-	return c.recordPod(ctx, b, created.Name, output)
+	if err := c.recordPod(ctx, b, created.Name, output); err != nil {
+		return err
+	}
+	c.podsCreated.Store(b.UID, true)
+	return nil
+}
+
+// cachedAccount returns b's service account and its push secret from the
+// informers' caches when nothing is to be chosen from the account's
+// secrets and both are there; cached is false otherwise.
+func (c *Controller) cachedAccount(b *buildv1.Build, pushSecret string, choosing bool) (sa *corev1.ServiceAccount, byName map[string]*corev1.Secret, cached bool) {
+	if choosing {
+		return nil, nil, false
+	}
+	sa, err := c.saLister.ServiceAccounts(b.Namespace).Get(b.Spec.ServiceAccount)
+	if err != nil {
+		return nil, nil, false
+	}
+	byName = map[string]*corev1.Secret{}
+	if pushSecret != "" {
+		s, err := c.secretLister.Secrets(b.Namespace).Get(pushSecret)
+		if err != nil {
+			return nil, nil, false
+		}
+		byName[pushSecret] = s
+	}
+	return sa, byName, true
 }
 
 // createPod creates b's build pod; a nil pod means the build was handled
@@ -148,11 +182,13 @@ func (c *Controller) createPod(ctx context.Context, b *buildv1.Build, pod *corev
 // moves it to Pending.
 func (c *Controller) recordPod(ctx context.Context, b *buildv1.Build, podName, output string) error {
 	// The pod name is metadata, written through the main resource; the
-	// phase through builds/status.
-	stored, err := c.builds.BuildV1().Builds(b.Namespace).Get(ctx, b.Name, metav1.GetOptions{})
+	// phase through builds/status. Both writes start from the informer's
+	// copy: if it is stale, a write conflicts and the sync runs again.
+	cached, err := c.buildLister.Builds(b.Namespace).Get(b.Name)
 	if err != nil {
 		return err
 	}
+	stored := cached.DeepCopy()
 	// Record the pod and the secrets chosen from the service account, as
 	// OpenShift does (the one spec change a build allows).
 	chosen := buildvalidation.WithChosenSecrets(stored.Spec, b.Spec)

@@ -234,3 +234,57 @@ func TestStatefulSetAndCronJobTriggers(t *testing.T) {
 		return image == cronImage, image, nil
 	})
 }
+
+// TestDaemonSetTriggerAndJobs: a DaemonSet follows its tag as the other
+// kinds do. A Job does not, as on OpenShift, whose trigger controller
+// watches no Jobs (a Job's pod template cannot change once it is created;
+// a CronJob's job template follows instead, and lookupPolicy.local names a
+// new Job's image): its annotation is left as it is, and so is its image,
+// while the DaemonSet following the same tag has moved twice.
+func TestDaemonSetTriggerAndJobs(t *testing.T) {
+	h := newHarness(t, "daemonset-trigger")
+	ctx := context.Background()
+	h.runController(2)
+	fieldPath := `spec.template.spec.containers[?(@.name=="web")].image`
+	labels := map[string]string{"app": "agent"}
+	ds := &kappsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent", Annotations: map[string]string{triggerannotation.Key: triggers("web:latest", fieldPath)}},
+		Spec:       kappsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: podTemplate(labels)},
+	}
+	if _, err := h.kube.AppsV1().DaemonSets(h.ns).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	template := podTemplate(nil)
+	template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	template.Spec.Containers[0].Image = "reg.test/web:created"
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "report", Annotations: map[string]string{triggerannotation.Key: triggers("web:latest", fieldPath)}},
+		// Suspended: no pods, only the template matters here.
+		Spec: batchv1.JobSpec{Suspend: ptr.To(true), Template: template},
+	}
+	job, err := h.kube.BatchV1().Jobs(h.ns).Create(ctx, job, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, seed := range []string{"one", "two"} {
+		image := h.push("web", "latest", seed)
+		h.waitFor("the DaemonSet follows web:latest to "+image, func(ctx context.Context) (bool, string, error) {
+			d, err := h.kube.AppsV1().DaemonSets(h.ns).Get(ctx, "agent", metav1.GetOptions{})
+			if err != nil {
+				return false, "", err
+			}
+			got := d.Spec.Template.Spec.Containers[0].Image
+			return got == image, got, nil
+		})
+	}
+	got, err := h.kube.BatchV1().Jobs(h.ns).Get(ctx, "report", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The job controller writes its status (Suspended); its spec is the
+	// user's.
+	if image := got.Spec.Template.Spec.Containers[0].Image; image != "reg.test/web:created" || got.Generation != job.Generation {
+		t.Errorf("the Job's spec was written (image %q, generation %d -> %d); Jobs follow no tag", image, job.Generation, got.Generation)
+	}
+}
