@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -333,7 +334,8 @@ func TestKubectl(t *testing.T) {
 // (delegated to the kube-apiserver), and the OpenShift API server sees the
 // caller's identity.
 func TestAuthentication(t *testing.T) {
-	s := startServer(t)
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
+	s := startServer(t, "--audit-log", auditLog)
 	ctx := context.Background()
 	cfg := s.restConfig()
 	newProject(t, cfg, "mine")
@@ -457,6 +459,50 @@ func TestAuthentication(t *testing.T) {
 	}
 	if got := ns.Annotations["openshift.io/requester"]; got != "system:serviceaccount:mine:builder" {
 		t.Fatalf("requester %q, want the service account", got)
+	}
+
+	// --audit-log: who did what, as the kube-apiserver saw it (the
+	// viewer's refused create of a build config), and never a token or
+	// a secret's data.
+	checkAuditLog(t, auditLog, token)
+}
+
+// checkAuditLog checks that the audit log records the builder's refused
+// BuildConfig create with its decision, and holds none of secrets.
+func checkAuditLog(t *testing.T, path string, secrets ...string) {
+	t.Helper()
+	var data []byte
+	found := false
+	eventually(t, 10*time.Second, func() error {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return err
+		}
+		for line := range strings.Lines(string(data)) {
+			var ev struct {
+				Verb      string `json:"verb"`
+				User      struct{ Username string }
+				ObjectRef struct{ Resource, Namespace string }
+				Response  struct{ Code int } `json:"responseStatus"`
+			}
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				return fmt.Errorf("audit log line %q: %w", line, err)
+			}
+			if ev.Verb == "create" && ev.User.Username == "system:serviceaccount:mine:builder" &&
+				ev.ObjectRef.Resource == "buildconfigs" && ev.ObjectRef.Namespace == "mine" && ev.Response.Code == http.StatusForbidden {
+				found = true
+				return nil
+			}
+		}
+		return errorf("no refused buildconfigs create by the builder in %d bytes of audit log", len(data))
+	})
+	if !found {
+		t.Fatal("audit log incomplete")
+	}
+	for _, secret := range secrets {
+		if strings.Contains(string(data), secret) {
+			t.Fatal("the audit log holds a token")
+		}
 	}
 }
 
