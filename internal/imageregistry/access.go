@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
@@ -85,18 +86,44 @@ func (h *accessHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			identity.Username, action(r.Method), repo, accessibleNamespace(identity))))
 		return
 	}
-	// A cross-repository blob mount reads the source repository; when that
-	// one is out of reach, drop the mount so the client uploads the blob
-	// itself (the spec's answer to a refused mount) instead of failing.
-	if from := r.URL.Query().Get("from"); from != "" {
-		if fromNS, _, ok := SplitRepository(from); !ok || !identity.MayAccess(fromNS) {
-			q := r.URL.Query()
-			q.Del("from")
-			q.Del("mount")
-			r.URL.RawQuery = q.Encode()
+	if match.Route.GetName() == v2.RouteNameBlobUpload && r.Method == http.MethodPost {
+		if err := h.checkMount(r, identity); err != nil {
+			serveError(w, errcode.ErrorCodeUnknown.WithMessage(err.Error()))
+			return
 		}
 	}
 	h.next.ServeHTTP(w, r)
+}
+
+// checkMount vets a cross-repository blob mount, which reads its source
+// repository: when that one is out of reach, the mount is dropped so the
+// client uploads the blob itself (the spec's answer to a refused mount)
+// instead of failing. distribution reads "from" and "mount" with
+// FormValue, from the query or a form-encoded body (which wins): both are
+// parsed here, every value checked, and what distribution reads is the
+// form parsed here.
+func (h *accessHandler) checkMount(r *http.Request, identity *Identity) error {
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("reading the upload request's form: %w", err)
+	}
+	allowed := true
+	for _, from := range r.Form["from"] {
+		if fromNS, _, ok := SplitRepository(from); !ok || !identity.MayAccess(fromNS) {
+			allowed = false
+		}
+	}
+	if allowed {
+		return nil
+	}
+	for _, values := range []url.Values{r.Form, r.PostForm} {
+		values.Del("from")
+		values.Del("mount")
+	}
+	q := r.URL.Query()
+	q.Del("from")
+	q.Del("mount")
+	r.URL.RawQuery = q.Encode()
+	return nil
 }
 
 // requestToken returns the API token of a request: the Basic password (the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,5 +318,79 @@ func TestCredentialsAreChecked(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /v2/ with a token = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestCrossProjectBlobMountIsRefused: a project's service account asks the
+// registry to mount a layer of another project's repository into its own,
+// with the source named in the query and, as distribution also reads it,
+// in a form-encoded body. The mount must not happen (the registry starts
+// a plain upload instead) and the layer must stay out of the attacker's
+// repository.
+func TestCrossProjectBlobMountIsRefused(t *testing.T) {
+	createNamespace(t, "victim")
+	createNamespace(t, "attacker")
+	attacker := serviceAccountToken(t, "attacker", "builder")
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref(t, "victim/app:latest"), img, basic(api.AdminToken)); err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uploads := "http://" + registry.Addr() + "/v2/attacker/x/blobs/uploads/"
+	form := url.Values{"from": {"victim/app"}, "mount": {digest.String()}}
+	for _, tc := range []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"query", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, uploads+"?"+form.Encode(), nil)
+			return req
+		}},
+		{"form body", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, uploads, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		}},
+		{"both, the body naming the victim", func() *http.Request {
+			req, _ := http.NewRequest(http.MethodPost, uploads+"?from=attacker/y&mount="+digest.String(), strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req()
+			req.SetBasicAuth("builder", attacker)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				t.Fatalf("mount from victim/app answered 201 Created (Location %s): the layer was linked", resp.Header.Get("Location"))
+			}
+			if resp.StatusCode != http.StatusAccepted {
+				t.Errorf("mount from victim/app answered %d, want 202 (a plain upload)", resp.StatusCode)
+			}
+			head, _ := http.NewRequest(http.MethodHead, "http://"+registry.Addr()+"/v2/attacker/x/blobs/"+digest.String(), nil)
+			head.SetBasicAuth("builder", attacker)
+			resp, err = http.DefaultClient.Do(head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("HEAD of the victim's layer in attacker/x: %d, want 404", resp.StatusCode)
+			}
+		})
 	}
 }
