@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/containerd/containerd/v2/pkg/archive"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -43,6 +45,8 @@ type Store struct {
 	client *image.Client
 	pulls  singleflight.Group
 	layers singleflight.Group
+	// accessMu serialises the read-modify-write of access files.
+	accessMu sync.Mutex
 }
 
 // Image is a pulled image.
@@ -84,6 +88,9 @@ func (s *Store) Pull(ctx context.Context, ref string, policy corev1.PullPolicy, 
 	}
 	if policy != corev1.PullAlways {
 		if img, err := s.cached(parsed); err == nil {
+			if err := s.mayUse(ctx, parsed, img, policy, keyring); err != nil {
+				return nil, fmt.Errorf("image %q: %w", ref, err)
+			}
 			return img, nil
 		}
 		if policy == corev1.PullNever {
@@ -164,7 +171,11 @@ func (s *Store) pull(ctx context.Context, ref image.Reference, keyring image.Key
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: digest: %w", ref.String(), err)
 	}
+	login := loginKey(ref, keyring)
 	if img, err := s.load(digest.String()); err == nil {
+		if err := s.allow(img.Digest, login); err != nil {
+			return nil, err
+		}
 		return img, s.remember(ref, img)
 	}
 	cfg, err := remoteImg.ConfigFile()
@@ -202,10 +213,92 @@ func (s *Store) pull(ctx context.Context, ref image.Reference, keyring image.Key
 	if err != nil {
 		return nil, err
 	}
+	// Who may use it is on disk before the image is: a crash in between
+	// leaves an image that is pulled again, never one nobody is checked for.
+	if err := s.allow(img.Digest, login); err != nil {
+		return nil, err
+	}
 	if err := writeAtomic(filepath.Join(s.dir, "images", keyName(img.Digest)+".json"), b, filepath.Join(s.dir, "tmp")); err != nil {
 		return nil, fmt.Errorf("pulling %s: recording the image: %w", ref.String(), err)
 	}
 	return img, s.remember(ref, img)
+}
+
+// access is who has pulled an image onto this node: anyone (it was pulled
+// without credentials), or the logins (loginKey) that did.
+type access struct {
+	Anonymous bool     `json:"anonymous,omitempty"`
+	Logins    []string `json:"logins,omitempty"`
+}
+
+// loginKey names the credentials keyring holds for ref's registry: ""
+// for none, else a hash of the registry, user and password (never the
+// password itself on disk).
+func loginKey(ref image.Reference, keyring image.Keyring) string {
+	user, password, ok := keyring.Lookup(ref.Registry)
+	if !ok {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(ref.Registry + "\x00" + user + "\x00" + password))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Store) accessFile(digest string) string {
+	return filepath.Join(s.dir, "images", keyName(digest)+".access")
+}
+
+func (s *Store) readAccess(digest string) access {
+	var a access
+	if b, err := os.ReadFile(s.accessFile(digest)); err == nil {
+		_ = json.Unmarshal(b, &a)
+	}
+	return a
+}
+
+// allow records that login ("" for none) pulled image digest.
+func (s *Store) allow(digest, login string) error {
+	s.accessMu.Lock()
+	defer s.accessMu.Unlock()
+	a := s.readAccess(digest)
+	switch {
+	case login == "" && a.Anonymous, login != "" && slices.Contains(a.Logins, login):
+		return nil
+	case login == "":
+		a.Anonymous = true
+	default:
+		a.Logins = append(a.Logins, login)
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(s.accessFile(digest), b, filepath.Join(s.dir, "tmp")); err != nil {
+		return fmt.Errorf("recording who pulled %s: %w", digest, err)
+	}
+	return nil
+}
+
+// mayUse decides whether a pod with keyring may use img, found in the
+// store for ref, as the kubelet's ensure-secret-pulled-images check does:
+// yes when img was pulled without credentials or with the same ones;
+// otherwise, unless the policy is Never, the registry is asked (a
+// manifest HEAD of the digest with the pod's credentials), and a yes is
+// remembered.
+func (s *Store) mayUse(ctx context.Context, ref image.Reference, img *Image, policy corev1.PullPolicy, keyring image.Keyring) error {
+	login := loginKey(ref, keyring)
+	a := s.readAccess(img.Digest)
+	if a.Anonymous || (login != "" && slices.Contains(a.Logins, login)) {
+		return nil
+	}
+	if policy == corev1.PullNever {
+		return errors.New("it is on this node but was pulled with other credentials than the pod's, and the pull policy Never forbids checking them with the registry")
+	}
+	pinned := ref
+	pinned.Tag, pinned.Digest = "", img.Digest
+	if _, err := s.client.Head(ctx, pinned, image.ImportOptions{Keyring: keyring}); err != nil {
+		return fmt.Errorf("it is on this node, but the pod's pull secrets cannot pull it: %w", err)
+	}
+	return s.allow(img.Digest, login)
 }
 
 // remember records what ref resolved to, for IfNotPresent.

@@ -221,3 +221,43 @@ func TestPullListAndCredentials(t *testing.T) {
 		t.Errorf("pulled %s from the list; want the linux/amd64 entry %s", img.Digest, list.AMD64)
 	}
 }
+
+// TestCachedPrivateImageNeedsCredentials: an image pulled with one pod's
+// pull secret is on the node; another pod naming it (by tag or by digest,
+// IfNotPresent or Never) without credentials that can pull it must not
+// get it from the cache, as the kubelet's ensure-secret-pulled-images
+// check does. With good credentials, the cached copy is used.
+func TestCachedPrivateImageNeedsCredentials(t *testing.T) {
+	requireRoot(t)
+	reg := testregistry.Start(t, testregistry.Options{User: "u", Password: "pw", TLS: true})
+	digest := reg.PushRandom(t, "victim/app:v1")
+	store, err := New(t.TempDir(), image.NewClient(image.Options{RootCAs: reg.Pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	good, err := image.ParseDockerConfig(reg.DockerConfig("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, err := image.ParseDockerConfig(reg.DockerConfig("not-the-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Pull(ctx, reg.Ref("victim/app:v1"), corev1.PullIfNotPresent, good); err != nil {
+		t.Fatal(err)
+	}
+	byDigest := reg.Host + "/victim/app@" + digest
+	for _, ref := range []string{reg.Ref("victim/app:v1"), byDigest} {
+		for _, policy := range []corev1.PullPolicy{corev1.PullIfNotPresent, corev1.PullNever} {
+			for name, keyring := range map[string]image.Keyring{"no credentials": {}, "wrong credentials": wrong} {
+				if _, err := store.Pull(ctx, ref, policy, keyring); err == nil {
+					t.Errorf("%s, %s, %s: the cached private image was handed out", ref, policy, name)
+				}
+			}
+			if _, err := store.Pull(ctx, ref, policy, good); err != nil {
+				t.Errorf("%s, %s, with the pull secret: %v", ref, policy, err)
+			}
+		}
+	}
+}
