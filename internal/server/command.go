@@ -142,12 +142,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	etcdServers := o.EtcdServers
 	if len(etcdServers) == 0 {
-		member, err := etcd.Start(dir.etcd(), time.Minute)
+		member, err := etcd.Start(dir.etcd(), dir.etcdPKI(), time.Minute)
 		if err != nil {
 			return err
 		}
 		defer member.Stop()
 		etcdServers = []string{member.ClientURL}
+		o.EtcdCAFile, o.EtcdCert, o.EtcdKey = member.CAFile, member.ClientCert, member.ClientKey
 	}
 	// Objects the kube-apiserver reads elsewhere move before it starts.
 	var layout1 *layout1Migration

@@ -25,6 +25,7 @@ type dataDir string
 func (d dataDir) path(name string) string  { return filepath.Join(string(d), name) }
 func (d dataDir) pki() pki.Files           { return pki.FilesIn(string(d)) }
 func (d dataDir) etcd() string             { return d.path("etcd") }
+func (d dataDir) etcdPKI() string          { return d.path("etcd-pki") }
 func (d dataDir) adminToken() string       { return d.path("admin.token") }
 func (d dataDir) adminKubeconfig() string  { return d.path("admin.kubeconfig") }
 func (d dataDir) encryptionConfig() string { return d.path("encryption-config.yaml") }
@@ -34,6 +35,16 @@ func (d dataDir) encryptionConfig() string { return d.path("encryption-config.ya
 func (d dataDir) prepare(listen string) (string, error) {
 	if err := os.MkdirAll(string(d), 0o700); err != nil {
 		return "", err
+	}
+	// Keys, tokens and etcd's data are inside: only the server's user
+	// may look in.
+	if fi, err := os.Stat(string(d)); err != nil {
+		return "", err
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		slog.Warn("data directory was open to other users; now 0700", "dir", string(d), "mode", fi.Mode().Perm().String())
+		if err := os.Chmod(string(d), 0o700); err != nil {
+			return "", err
+		}
 	}
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {

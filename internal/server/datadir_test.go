@@ -2,6 +2,7 @@ package server
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,25 @@ func TestCheckLayout(t *testing.T) {
 				t.Errorf("after recordLayout, checkLayout() = %v, %v; want no migration", migrate, err)
 			}
 		})
+	}
+}
+
+// TestPrepareClosesTheDataDir: a data directory others can read (a
+// --data-dir made by hand with the default umask) is closed to them before
+// keys and tokens are written into it.
+func TestPrepareClosesTheDataDir(t *testing.T) {
+	d := dataDir(filepath.Join(t.TempDir(), "data"))
+	if err := os.Mkdir(string(d), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.prepare("127.0.0.1:8443"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(string(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("data directory mode %v, want 0700", fi.Mode().Perm())
 	}
 }

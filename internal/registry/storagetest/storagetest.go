@@ -3,6 +3,7 @@
 package storagetest
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -34,7 +35,8 @@ func (o Options) GetRESTOptions(resource schema.GroupResource, _ runtime.Object)
 // the test ends, and returns options storing into it.
 func NewOptions(t testing.TB) Options {
 	t.Helper()
-	server, err := etcd.Start(t.TempDir(), time.Minute)
+	dir := t.TempDir()
+	server, err := etcd.Start(filepath.Join(dir, "etcd"), filepath.Join(dir, "pki"), time.Minute)
 	if err != nil {
 		t.Fatalf("starting etcd: %v", err)
 	}
@@ -42,5 +44,6 @@ func NewOptions(t testing.TB) Options {
 	config := storagebackend.NewDefaultConfig("/registry", scheme.Codecs.LegacyCodec(scheme.GroupVersions...))
 	config.EncodeVersioner = schema.GroupVersions(scheme.GroupVersions)
 	config.Transport.ServerList = []string{server.ClientURL}
+	config.Transport.TrustedCAFile, config.Transport.CertFile, config.Transport.KeyFile = server.CAFile, server.ClientCert, server.ClientKey
 	return Options{Config: config}
 }
