@@ -60,6 +60,10 @@ type Config struct {
 	APIHost, APIPort string
 	// BuildkitHost is the buildkitd address given to pods as BUILDKIT_HOST.
 	BuildkitHost string
+	// LocalGitRoot is the directory under which builds may clone git
+	// repositories of this machine, given to host processes as
+	// podenv.EnvLocalGitRoot; "" allows none.
+	LocalGitRoot string
 	// Client authenticates as the node (system:node:<NodeName> in
 	// system:nodes): it registers the Node and its Lease, writes pod status
 	// and reads what the node's pods use (secrets, config maps, tokens).
@@ -403,7 +407,7 @@ func (a *Agent) podGone(key, namespace, name string) {
 		return
 	}
 	dir := a.logs.PodDir(namespace, name)
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removePodDir(dir); err != nil {
 		a.log.Error("removing the directory of a deleted pod", "pod", key, "error", err)
 	}
 }

@@ -60,6 +60,7 @@ echo "token=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/token")"
 echo "ns=$(cat "$SLIPWAY_SERVICEACCOUNT_DIR/namespace") ca=$(grep -c CERTIFICATE "$SLIPWAY_SERVICEACCOUNT_DIR/ca.crt")"
 echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT buildkit=$BUILDKIT_HOST"
 echo "source-cache=$SLIPWAY_SOURCE_CACHE"
+echo "local-git-root=$SLIPWAY_LOCAL_GIT_ROOT"
 echo "pwd=$(pwd) work=$SLIPWAY_WORK_DIR"
 echo "build=$BUILD"
 echo to stderr >&2`
@@ -69,6 +70,8 @@ echo to stderr >&2`
 		pod.Spec.Containers[0].Env = []corev1.EnvVar{
 			{Name: "PUSH_DOCKERCFG_PATH", Value: "/var/run/secrets/openshift.io/push"},
 			{Name: "BUILD", Value: `{"kind":"Build"}`},
+			// The admin's, never the pod's.
+			{Name: "SLIPWAY_LOCAL_GIT_ROOT", Value: "/"},
 		}
 		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -97,6 +100,7 @@ echo to stderr >&2`
 			"ns=" + api.ns + " ca=2\n",
 			"api=" + api.srv.Listen + " buildkit=unix:///run/buildkit.sock\n",
 			"source-cache=" + filepath.Join(dataDir, "builds", "source-cache") + "\n",
+			"local-git-root=/srv/git\n",
 			"pwd=" + filepath.Join(podDir, "work") + " work=" + filepath.Join(podDir, "work") + "\n",
 			`build={"kind":"Build"}` + "\n",
 			"to stderr\n",

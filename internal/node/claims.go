@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/kubernetes/pkg/volume"
@@ -107,31 +108,95 @@ func insideDir(root, path string) bool {
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
-// mountSource is the host path a container's mount m binds: the volume's
-// directory in the pod's, or for a claim the directory its link names. A
-// claim's subPath is resolved inside the volume, through no link out of
-// it (its content is the containers' to write), and made when missing, as
-// the kubelet does.
-func mountSource(files podFiles, m corev1.VolumeMount) (string, error) {
-	src := files.volume(m.Name)
-	target, err := os.Readlink(src)
-	if err != nil {
-		if m.SubPath != "" {
-			src = filepath.Join(src, filepath.Clean("/"+m.SubPath))
-		}
-		return src, nil
+// mountSource is the host path container c's i-th mount m binds: the
+// volume's directory in the pod's, or for a claim the directory its link
+// names. A subPath is opened inside that directory through no link out of
+// it (its content is the containers' to write: an init container may have
+// left `x -> /` there), made when missing as the kubelet does, and what
+// was opened is bound at a path of the pod's own (files.subPath), which
+// the runtime then mounts: a link swapped in after the check changes
+// nothing.
+func mountSource(files podFiles, c string, i int, m corev1.VolumeMount) (string, error) {
+	root := files.volume(m.Name)
+	if target, err := os.Readlink(root); err == nil {
+		root = target
 	}
 	if m.SubPath == "" {
-		return target, nil
+		return root, nil
 	}
-	sub, err := securejoin.SecureJoin(target, m.SubPath)
+	target := files.subPath(c, i)
+	if err := bindSubPath(root, m.SubPath, target); err != nil {
+		return "", fmt.Errorf("subPath %q: %w", m.SubPath, err)
+	}
+	return target, nil
+}
+
+// bindSubPath opens subPath inside root (creating it as a directory when
+// missing) and bind-mounts the opened file or directory at target.
+func bindSubPath(root, subPath, target string) error {
+	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", fmt.Errorf("subPath %q: %w", m.SubPath, err)
+		return err
 	}
-	if err := os.MkdirAll(sub, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("subPath %q: %w", m.SubPath, err)
+	defer rootDir.Close()
+	opened, err := pathrs.OpenatInRoot(rootDir, subPath)
+	if errors.Is(err, os.ErrNotExist) {
+		opened, err = pathrs.MkdirAllHandle(rootDir, subPath, 0o755)
 	}
-	return sub, nil
+	if err != nil {
+		return err
+	}
+	defer opened.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(opened.Fd()), &st); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		return err
+	}
+	// A restarted container binds again: what an earlier start left goes.
+	_ = unix.Unmount(target, unix.MNT_DETACH)
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.MkdirAll(target, 0o700)
+	} else {
+		var f *os.File
+		if f, err = os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			err = f.Close()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return unix.Mount(fmt.Sprintf("/proc/self/fd/%d", opened.Fd()), target, "", unix.MS_BIND, "")
+}
+
+// unmountSubPaths undoes bindSubPath's mounts in the pod directory dir:
+// before the directory is removed (a bind of a claim's directory would
+// otherwise be emptied with it) and when the pod ends.
+func unmountSubPaths(dir string) error {
+	subPaths := podFiles(dir).subPaths()
+	entries, err := os.ReadDir(subPaths)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(subPaths, e.Name())
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmounting %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// removePodDir removes a pod's directory, its subPath binds unmounted first.
+func removePodDir(dir string) error {
+	if err := unmountSubPaths(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 // ownershipMounter is what the kubelet's volume ownership change asks of

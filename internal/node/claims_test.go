@@ -148,35 +148,92 @@ func TestClaimDir(t *testing.T) {
 // TestMountSourceOfClaim: a claim's volume is the directory its link in the
 // pod's volumes names, and a subPath in it, whose links its containers
 // write, does not lead out of it.
-func TestMountSourceOfClaim(t *testing.T) {
+// TestMountSourceOfSubPaths: a subPath is resolved inside its volume, a
+// claim's or the pod's own (an emptyDir), through no link out of it: an
+// init container's `ln -s / x` in an emptyDir, then `subPath: x`, was how
+// a pod read the server's admin token. What the runtime mounts is a bind
+// of what was opened, so it stays put when the volume changes after.
+func TestMountSourceOfSubPaths(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("subPaths are bind mounts: run the node tests as root")
+	}
 	files := podFiles(t.TempDir())
 	volume, outside := t.TempDir(), t.TempDir()
-	if err := os.MkdirAll(filepath.Dir(files.volume("data")), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(outside, "admin.token"), []byte("host-secret"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Dir(files.volume("data")), files.volume("cache")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Symlink(volume, files.volume("data")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(outside, filepath.Join(volume, "escape")); err != nil {
+	for _, dir := range []string{volume, files.volume("cache")} {
+		if err := os.Symlink(outside, filepath.Join(dir, "escape")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/", filepath.Join(dir, "root")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(files.volume("cache"), "file"), []byte("in the volume"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
+	defer func() {
+		if err := unmountSubPaths(string(files)); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i, tc := range []struct {
 		mount corev1.VolumeMount
-		want  string
+		want  string // the directory or file the source must be; "" for an error
 	}{
 		{corev1.VolumeMount{Name: "data"}, volume},
 		{corev1.VolumeMount{Name: "data", SubPath: "a/b"}, filepath.Join(volume, "a/b")},
 		{corev1.VolumeMount{Name: "data", SubPath: "../../etc"}, filepath.Join(volume, "etc")},
-		// The link's target is taken inside the volume.
-		{corev1.VolumeMount{Name: "data", SubPath: "escape/x"}, filepath.Join(volume, outside, "x")},
+		// A link's target is taken inside the volume; one that names
+		// nothing there is not made (the container does not start).
+		{corev1.VolumeMount{Name: "data", SubPath: "escape/x"}, ""},
+		{corev1.VolumeMount{Name: "data", SubPath: "root"}, volume},
 		{corev1.VolumeMount{Name: "cache", SubPath: "s"}, filepath.Join(files.volume("cache"), "s")},
+		{corev1.VolumeMount{Name: "cache", SubPath: "root"}, files.volume("cache")},
+		{corev1.VolumeMount{Name: "cache", SubPath: "escape"}, ""},
+		{corev1.VolumeMount{Name: "cache", SubPath: "file"}, filepath.Join(files.volume("cache"), "file")},
 	} {
-		got, err := mountSource(files, tc.mount)
-		if err != nil || got != tc.want {
-			t.Errorf("mountSource(%+v) = %q, %v; want %q", tc.mount, got, err, tc.want)
+		got, err := mountSource(files, "app", i, tc.mount)
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("mountSource(%+v) = %q, want an error", tc.mount, got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("mountSource(%+v): %v", tc.mount, err)
+			continue
+		}
+		gotInfo, err := os.Stat(got)
+		if err != nil {
+			t.Errorf("mountSource(%+v) = %q: %v", tc.mount, got, err)
+			continue
+		}
+		wantInfo, err := os.Stat(tc.want)
+		if err != nil || !os.SameFile(gotInfo, wantInfo) {
+			t.Errorf("mountSource(%+v) = %q, not %q (%v)", tc.mount, got, tc.want, err)
+		}
+		if data, err := os.ReadFile(filepath.Join(got, "admin.token")); err == nil {
+			t.Errorf("mountSource(%+v) reaches the host's admin.token: %q", tc.mount, data)
 		}
 	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
 		t.Errorf("a subPath made %v outside the volume", entries)
+	}
+	// The pod's directory goes without emptying what was bound.
+	if err := removePodDir(string(files)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(volume, "a/b")); err != nil {
+		t.Errorf("removing the pod's directory emptied the claim: %v", err)
 	}
 }

@@ -137,7 +137,7 @@ func (api *testAPI) agentConfig(t *testing.T, dataDir string) Config {
 	cert, key := api.kubeletCert(t)
 	host, port, _ := strings.Cut(api.srv.Listen, ":")
 	return Config{
-		NodeName: api.node, DataDir: dataDir, APIHost: host, APIPort: port, BuildkitHost: "unix:///run/buildkit.sock",
+		NodeName: api.node, DataDir: dataDir, APIHost: host, APIPort: port, BuildkitHost: "unix:///run/buildkit.sock", LocalGitRoot: "/srv/git",
 		Programs:        map[string]string{"slipway": "/bin/sh"},
 		StopGracePeriod: 2 * time.Second,
 		DisableRunc:     true,

@@ -18,7 +18,7 @@ import (
 // that name a volume mount's path rewritten to the volume's host directory,
 // then what the agent gives every pod (API address, BuildKit address, the
 // builders' source cache, work dir, termination log, service account
-// directory).
+// directory, the local git root).
 func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, files podFiles) ([]string, error) {
 	var names []string
 	values := map[string]string{}
@@ -50,6 +50,8 @@ func (a *Agent) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	// Shared by the builds of this node, unlike the work dir: a build of a
 	// commit checked out before copies it instead of cloning.
 	set("SLIPWAY_SOURCE_CACHE", filepath.Join(a.cfg.DataDir, "builds", "source-cache"))
+	// Always set, even empty: the admin's choice, never the pod's.
+	set(podenv.EnvLocalGitRoot, a.cfg.LocalGitRoot)
 	set("SLIPWAY_WORK_DIR", files.work())
 	set("SLIPWAY_TERMINATION_LOG", files.terminationLog())
 	// The pod's kube-api-access volume (token, ca.crt, namespace): a host

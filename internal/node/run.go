@@ -86,7 +86,7 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
 	files := podFiles(a.logs.PodDir(pod.Namespace, pod.Name))
 	// A pod starting here starts clean: whatever an earlier pod of the same
 	// name left (logs, termination message) is not this pod's.
-	if err := os.RemoveAll(string(files)); err != nil {
+	if err := removePodDir(string(files)); err != nil {
 		return fmt.Errorf("clearing %s: %w", files, err)
 	}
 	for _, dir := range []string{string(files), files.work(), files.home()} {
@@ -122,6 +122,9 @@ func (a *Agent) finishRun(pod *corev1.Pod, files podFiles, run *podRun) {
 	run.ended.Store(true)
 	if err := files.removeSecrets(); err != nil {
 		a.log.Error("removing a finished pod's secrets", "pod", key, "error", err)
+	}
+	if err := unmountSubPaths(string(files)); err != nil {
+		a.log.Error("unmounting a finished pod's subPaths", "pod", key, "error", err)
 	}
 	if run.removeDir.Load() {
 		_ = os.RemoveAll(string(files))

@@ -536,8 +536,8 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 	}
 	// The service account token is one of these: the kube-api-access
 	// projected volume the ServiceAccount admission plugin mounts.
-	for _, m := range c.VolumeMounts {
-		src, err := mountSource(files, m)
+	for i, m := range c.VolumeMounts {
+		src, err := mountSource(files, c.Name, i, m)
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", m.Name, err)
 		}

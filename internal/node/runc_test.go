@@ -273,6 +273,36 @@ func TestRuncPods(t *testing.T) {
 		deletePodAndWait(t, api, dataDir, "once")
 	})
 
+	t.Run("a subPath link to / in an emptyDir stays in the volume", func(t *testing.T) {
+		// The attack: an init container leaves `x -> /` in an emptyDir,
+		// the next container mounts subPath x at /host and reads the
+		// server's files. A host file stands for admin.token.
+		secret := filepath.Join(t.TempDir(), "admin.token")
+		if err := os.WriteFile(secret, []byte("host-secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pod := appPod("subpath", busybox, "cat /host"+secret+" || true; ls /host; cat /host/own")
+		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+		pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		pod.Spec.InitContainers = []corev1.Container{{
+			Name: "plant", Image: busybox, ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:      []string{"sh", "-c", "ln -s / /data/x && echo in-the-volume > /data/own"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+		}}
+		pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/host", SubPath: "x"}}
+		createPod(t, api, pod)
+		p := waitForPod(t, api, "subpath", time.Minute, terminal)
+		log, _ := os.ReadFile(podlogsDir(dataDir).ContainerLog(api.ns, "subpath", "app"))
+		if strings.Contains(string(log), "host-secret") {
+			t.Fatalf("the container read a host file through subPath x -> /:\n%s", log)
+		}
+		// x resolves inside the volume: to the volume itself.
+		if p.Status.Phase != corev1.PodSucceeded || !strings.Contains(string(log), "in-the-volume") {
+			t.Errorf("phase %s, log %q; want the volume's own file through subPath x", p.Status.Phase, log)
+		}
+		deletePodAndWait(t, api, dataDir, "subpath")
+	})
+
 	t.Run("an unknown image is ErrImagePull with the registry's message", func(t *testing.T) {
 		createPod(t, api, appPod("nope", reg.Ref("library/nope:latest"), "true"))
 		p := waitForPod(t, api, "nope", 30*time.Second, func(p *corev1.Pod) bool {

@@ -29,6 +29,12 @@ func (d podFiles) work() string              { return filepath.Join(string(d), "
 func (d podFiles) home() string              { return filepath.Join(string(d), "home") }
 func (d podFiles) terminationLog() string    { return filepath.Join(string(d), "termination-log") }
 func (d podFiles) pidFile() string           { return filepath.Join(string(d), "pid") }
+func (d podFiles) subPaths() string          { return filepath.Join(string(d), "subpaths") }
+
+// subPath is where container c's i-th mount's subPath is bound.
+func (d podFiles) subPath(c string, i int) string {
+	return filepath.Join(d.subPaths(), fmt.Sprintf("%s-%d", c, i))
+}
 
 // removeSecrets deletes the pod's copies of secrets (volumes, tokens) once
 // nothing runs that could read them.
