@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -554,6 +555,11 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 		oci.WithMounts(mounts),
 		oci.WithNoNewPrivileges,
 	}
+	// Capabilities before the seccomp profile, which allows what they do.
+	opts = append(opts, capabilities(c)...)
+	if !unconfined(pod, c) {
+		opts = append(opts, seccomp.WithDefaultProfile())
+	}
 	user := img.Config.Config.User
 	if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil {
 		user = strconv.FormatInt(*sc.RunAsUser, 10)
@@ -592,6 +598,54 @@ func buildSpec(ctx context.Context, spec ContainerSpec, img *imagestore.Image, r
 		}
 	}
 	return s, nil
+}
+
+// capabilities are the container's: the runtime's default set without
+// NET_RAW (no raw sockets to spoof or sniff the pod network with, as
+// OpenShift's restricted SCC), less what the container drops ("ALL" for
+// every one), plus what it adds (Pod Security admission decides which).
+func capabilities(c *corev1.Container) []oci.SpecOpts {
+	opts := []oci.SpecOpts{oci.WithDroppedCapabilities([]string{"CAP_NET_RAW"})}
+	sc := c.SecurityContext
+	if sc == nil || sc.Capabilities == nil {
+		return opts
+	}
+	var drop, add []string
+	for _, name := range sc.Capabilities.Drop {
+		if strings.EqualFold(string(name), "ALL") {
+			opts = append(opts, oci.WithCapabilities(nil))
+			continue
+		}
+		drop = append(drop, capName(name))
+	}
+	for _, name := range sc.Capabilities.Add {
+		add = append(add, capName(name))
+	}
+	return append(opts, oci.WithDroppedCapabilities(drop), oci.WithAddedCapabilities(add))
+}
+
+// capName is a Kubernetes capability name ("NET_ADMIN") as the runtime
+// spells it ("CAP_NET_ADMIN").
+func capName(c corev1.Capability) string {
+	name := strings.ToUpper(string(c))
+	if !strings.HasPrefix(name, "CAP_") {
+		name = "CAP_" + name
+	}
+	return name
+}
+
+// unconfined tells whether the container asks for no seccomp profile
+// (Pod Security's baseline level refuses that outside privileged
+// namespaces); every other container gets the runtime's default profile.
+func unconfined(pod *corev1.Pod, c *corev1.Container) bool {
+	profile := (*corev1.SeccompProfile)(nil)
+	if pod.Spec.SecurityContext != nil {
+		profile = pod.Spec.SecurityContext.SeccompProfile
+	}
+	if c.SecurityContext != nil && c.SecurityContext.SeccompProfile != nil {
+		profile = c.SecurityContext.SeccompProfile
+	}
+	return profile != nil && profile.Type == corev1.SeccompProfileTypeUnconfined
 }
 
 func bind(src, dst string, readOnly bool) specs.Mount {

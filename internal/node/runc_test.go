@@ -273,6 +273,42 @@ func TestRuncPods(t *testing.T) {
 		deletePodAndWait(t, api, dataDir, "once")
 	})
 
+	t.Run("containers run under seccomp without NET_RAW, with the capabilities they drop and add", func(t *testing.T) {
+		pod := appPod("caps", busybox, "grep -E '^(CapEff|Seccomp):' /proc/self/status")
+		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+		restricted := pod.Spec.Containers[0]
+		restricted.Name = "restricted"
+		restricted.SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{
+			Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}}}
+		pod.Spec.Containers = append(pod.Spec.Containers, restricted)
+		createPod(t, api, pod)
+		if p := waitForPod(t, api, "caps", time.Minute, terminal); p.Status.Phase != corev1.PodSucceeded {
+			t.Fatalf("phase %s: %+v", p.Status.Phase, p.Status.ContainerStatuses)
+		}
+		effective := func(container string) (caps uint64, seccompMode string) {
+			log, _ := os.ReadFile(podlogsDir(dataDir).ContainerLog(api.ns, "caps", container))
+			for line := range strings.Lines(string(log)) {
+				k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+				switch k {
+				case "CapEff":
+					caps, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				case "Seccomp":
+					seccompMode = strings.TrimSpace(v)
+				}
+			}
+			return caps, seccompMode
+		}
+		const netRaw, netBindService = 1 << 13, 1 << 10
+		caps, mode := effective("app")
+		if caps == 0 || caps&netRaw != 0 || mode != "2" {
+			t.Errorf("default container: CapEff %#x, Seccomp %q; want the default set without NET_RAW, seccomp filter mode 2", caps, mode)
+		}
+		if caps, mode := effective("restricted"); caps != netBindService || mode != "2" {
+			t.Errorf("drop ALL, add NET_BIND_SERVICE: CapEff %#x, Seccomp %q; want %#x and mode 2", caps, mode, netBindService)
+		}
+		deletePodAndWait(t, api, dataDir, "caps")
+	})
+
 	t.Run("a subPath link to / in an emptyDir stays in the volume", func(t *testing.T) {
 		// The attack: an init container leaves `x -> /` in an emptyDir,
 		// the next container mounts subPath x at /host and reads the
