@@ -74,7 +74,9 @@ func Start(b testing.TB, bin string, extraArgs ...string) *Server {
 	}
 	b.Cleanup(func() { _ = os.RemoveAll(dataDir) })
 	s := &Server{Bin: bin, DataDir: dataDir, Listen: freePort(b), home: b.TempDir(), logs: &testserver.LockedBuffer{}, done: make(chan struct{})}
-	args := append([]string{"server", "--data-dir", dataDir, "--listen", s.Listen, "--registry-listen", freePort(b)}, extraArgs...)
+	// The benchmarks' git repositories are file:// ones under b.TempDir().
+	args := append([]string{"server", "--data-dir", dataDir, "--listen", s.Listen, "--registry-listen", freePort(b),
+		"--local-git-root", os.TempDir()}, extraArgs...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
@@ -202,3 +204,7 @@ func Median(ds []time.Duration) time.Duration {
 
 // Logs is what the server printed so far.
 func (s *Server) Logs() string { return s.logs.String() }
+
+// Pid is the server process's id (for its memory, threads and open files
+// under /proc).
+func (s *Server) Pid() int { return s.cmd.Process.Pid }

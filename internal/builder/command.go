@@ -26,6 +26,7 @@ const (
 	EnvBuildkitHost       = "BUILDKIT_HOST"
 	EnvBuildLogLevel      = "BUILD_LOGLEVEL"
 	EnvSourceCache        = "SLIPWAY_SOURCE_CACHE"
+	EnvLocalGitRoot       = podenv.EnvLocalGitRoot
 	EnvPushDockercfgPath  = "PUSH_DOCKERCFG_PATH"
 	EnvPullDockercfgPath  = "PULL_DOCKERCFG_PATH"
 	EnvSourceSecretPath   = "SOURCE_SECRET_PATH"
@@ -52,8 +53,9 @@ func NewCommand() *cobra.Command {
 }
 
 // JobFromEnv reads the build pod's environment (contract: BUILD,
-// SLIPWAY_WORK_DIR, BUILDKIT_HOST, SLIPWAY_SOURCE_CACHE, the *_PATH secret
-// dirs, SLIPWAY_TERMINATION_LOG, and KUBERNETES_SERVICE_HOST/PORT with
+// SLIPWAY_WORK_DIR, BUILDKIT_HOST, SLIPWAY_SOURCE_CACHE,
+// SLIPWAY_LOCAL_GIT_ROOT, the *_PATH secret dirs, SLIPWAY_TERMINATION_LOG,
+// and KUBERNETES_SERVICE_HOST/PORT with
 // SLIPWAY_SERVICEACCOUNT_DIR for the API).
 func JobFromEnv(getenv func(string) string) (Job, error) {
 	raw := getenv(EnvBuild)
@@ -69,6 +71,7 @@ func JobFromEnv(getenv func(string) string) (Job, error) {
 		WorkDir:         orDefault(getenv(EnvWorkDir), defaultWorkDir),
 		BuildkitAddress: orDefault(getenv(EnvBuildkitHost), defaultBuildkitSocket),
 		SourceCache:     getenv(EnvSourceCache),
+		LocalGitRoot:    getenv(EnvLocalGitRoot),
 		PushSecretDir:   getenv(EnvPushDockercfgPath),
 		PullSecretDir:   getenv(EnvPullDockercfgPath),
 		SourceSecretDir: getenv(EnvSourceSecretPath),

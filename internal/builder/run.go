@@ -11,6 +11,7 @@ package builder
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type Job struct {
 	// SourceCache is the node's cache of git checkouts, shared by its
 	// builders; "" for none (source.WithCache).
 	SourceCache string
+	// LocalGitRoot is where git sources on this machine may be; "" for
+	// nowhere (source.WithLocalGitRoot).
+	LocalGitRoot string
 	// PushSecretDir, PullSecretDir and SourceSecretDir are the mounted
 	// secrets' directories, "" when absent.
 	PushSecretDir, PullSecretDir, SourceSecretDir string
@@ -137,7 +141,7 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 			return out, failure.New(buildv1.StatusReasonFetchSourceFailed, source.MessageFetchSourceFailed, err)
 		}
 	}
-	info, err := source.Fetch(ctx, b, inputs, job.SourceSecretDir, job.Out, source.WithCache(job.SourceCache))
+	info, err := source.Fetch(ctx, b, inputs, job.SourceSecretDir, job.Out, source.WithCache(job.SourceCache), source.WithLocalGitRoot(job.LocalGitRoot))
 	addStage(stages, buildv1.StageFetchInputs, buildv1.StepFetchGitSource, fetchStart)
 	if err != nil {
 		return out, err
@@ -153,12 +157,12 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 	// writes).
 	var original []byte
 	if pin.pinned != "" {
-		original, _ = os.ReadFile(filepath.Join(info.Dir, rel))
+		original, _ = readInContext(info.Dir, rel)
 	}
 	if err := dockerfile.Manage(pin.build(b, job.Out), info.Dir, info); err != nil {
 		return out, err
 	}
-	printSteps(job.Out, filepath.Join(info.Dir, rel))
+	printSteps(job.Out, info.Dir, rel)
 
 	push, err := loadKeyring(job.PushSecretDir, "push")
 	if err != nil {
@@ -196,7 +200,7 @@ func run(ctx context.Context, job Job, stages *[]buildv1.StageInfo) (*Outcome, e
 	if err != nil && pin.pinned != "" && failure.As(err).Reason == buildv1.StatusReasonPullBuilderImageFailed {
 		pin.drop(job.Out)
 		if original != nil {
-			if err := os.WriteFile(filepath.Join(info.Dir, rel), original, 0o644); err != nil {
+			if err := writeInContext(info.Dir, rel, original); err != nil {
 				return out, failure.New(buildv1.StatusReasonManageDockerfileFailed, dockerfile.MessageManageDockerfileFailed, err)
 			}
 		}
@@ -285,17 +289,39 @@ func oneLine(s string) string {
 // userinfo matches credentials in URLs, which must not reach the log.
 var userinfo = regexp.MustCompile(`(://)[^/@\s]+@`)
 
-// printSteps prints the managed Dockerfile's instructions as oc does
-// ("STEP 1/5: FROM busybox"), so the appended ENV and LABEL are visible.
-func printSteps(w io.Writer, path string) {
-	f, err := os.Open(path)
+// readInContext reads the file rel of the context directory dir without
+// following links out of it.
+func readInContext(dir, rel string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return dockerfile.ReadFile(root, rel)
+}
+
+// writeInContext rewrites the file rel of the context directory dir
+// without following links out of it.
+func writeInContext(dir, rel string, data []byte) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return root.WriteFile(rel, data, 0o644)
+}
+
+// printSteps prints the managed Dockerfile's instructions (the file rel of
+// the context directory dir) as oc does ("STEP 1/5: FROM busybox"), so the
+// appended ENV and LABEL are visible.
+func printSteps(w io.Writer, dir, rel string) {
+	data, err := readInContext(dir, rel)
 	if err != nil {
 		return
 	}
-	defer f.Close()
 	var steps []string
 	var cur strings.Builder
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())

@@ -41,6 +41,7 @@ func TestJobFromEnv(t *testing.T) {
 		EnvSourceSecretPath:  "/source",
 		EnvTerminationLog:    "/data/pods/veer/time-2-build/termination-log",
 		EnvSourceCache:       "/data/builds/source-cache",
+		EnvLocalGitRoot:      "/srv/git",
 		EnvBuildLogLevel:     "5",
 	}
 	job, err := JobFromEnv(func(k string) string { return env[k] })
@@ -50,7 +51,7 @@ func TestJobFromEnv(t *testing.T) {
 	if job.Build.Name != "time-2" || job.WorkDir != env[EnvWorkDir] || job.BuildkitAddress != env[EnvBuildkitHost] ||
 		job.PushSecretDir != "/push" || job.PullSecretDir != "/pull" || job.SourceSecretDir != "/source" ||
 		job.TerminationLog != env[EnvTerminationLog] || job.Reporter != nil ||
-		job.SourceCache != env[EnvSourceCache] || job.LogLevel != 5 {
+		job.SourceCache != env[EnvSourceCache] || job.LogLevel != 5 || job.LocalGitRoot != "/srv/git" {
 		t.Fatalf("job = %+v", job)
 	}
 
@@ -80,7 +81,7 @@ func TestPrintSteps(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "Dockerfile")
 	os.WriteFile(path, []byte("# comment\nFROM busybox\n\nRUN echo a && \\\n    echo b\nENV OPENSHIFT_BUILD_SOURCE=\"https://user:pw@example.com/r.git\"\n"), 0o644)
 	var out bytes.Buffer
-	printSteps(&out, path)
+	printSteps(&out, filepath.Dir(path), "Dockerfile")
 	want := "STEP 1/3: FROM busybox\nSTEP 2/3: RUN echo a && echo b\nSTEP 3/3: ENV OPENSHIFT_BUILD_SOURCE=\"https://example.com/r.git\"\n"
 	if out.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
@@ -162,6 +163,7 @@ func TestRunBuildsAndPushes(t *testing.T) {
 		out, err := Run(ctx, Job{
 			Build:           b,
 			WorkDir:         t.TempDir(),
+			LocalGitRoot:    filepath.Dir(repo),
 			BuildkitAddress: daemon.Address(),
 			PushSecretDir:   secretDir(pushPassword),
 			PullSecretDir:   secretDir(reg.Password),

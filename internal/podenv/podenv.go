@@ -35,6 +35,11 @@ const (
 	// EnvTerminationLog is the file whose content becomes the container's
 	// terminated.message.
 	EnvTerminationLog = "SLIPWAY_TERMINATION_LOG"
+	// EnvLocalGitRoot is the directory under which builds may use git
+	// repositories of this machine (slipway server --local-git-root);
+	// empty refuses them. The node agent always sets it, so a pod's own
+	// env cannot.
+	EnvLocalGitRoot = "SLIPWAY_LOCAL_GIT_ROOT"
 )
 
 // ClientConfig is the API client configuration of a program in a pod: the

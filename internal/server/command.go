@@ -67,6 +67,10 @@ type Options struct {
 	// KubeletListen is the node's kubelet API address (logs, exec);
 	// port 0 picks a free one, which the Node object publishes.
 	KubeletListen string
+	// LocalGitRoot is the directory under which builds may use git
+	// repositories of this machine (file:// URLs and paths); "" refuses
+	// them.
+	LocalGitRoot string
 	// APIOnly runs etcd, the Kubernetes control plane and the OpenShift
 	// API server only: no Slipway controllers, node, registry or BuildKit
 	// (for tests that run those parts themselves).
@@ -117,6 +121,7 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file the API server writes its audit log to: one JSON line per request (metadata only, never bodies); none when empty")
 	f.StringVar(&o.NodeName, "node-name", "", "Name of this machine's Node (default: its host name)")
 	f.StringVar(&o.KubeletListen, "kubelet-listen", o.KubeletListen, "IP:port of the node's kubelet API (logs, exec, port-forward); port 0 picks a free one")
+	f.StringVar(&o.LocalGitRoot, "local-git-root", "", "Directory under which builds may use git repositories of this machine (file:// URLs and paths, symlinks resolved); empty refuses them")
 	f.BoolVar(&o.APIOnly, "api-only", false, "Run only etcd, the Kubernetes control plane and the OpenShift API server (for tests)")
 	_ = f.MarkHidden("api-only")
 	return cmd

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
@@ -208,6 +210,10 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 	if err := c.ca.EnsureServingCert(kubeletCert, kubeletKey, c.nodeName, []string{kubeletHost, c.nodeName, "127.0.0.1", "localhost"}); err != nil {
 		return nil, nil, err
 	}
+	localGitRoot, err := checkLocalGitRoot(o.LocalGitRoot)
+	if err != nil {
+		return nil, nil, err
+	}
 	agent, err := node.New(node.Config{
 		NodeName:        c.nodeName,
 		KubeletListen:   o.KubeletListen,
@@ -220,6 +226,7 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		APIHost:         apiHost,
 		APIPort:         apiPort,
 		BuildkitHost:    buildkitAddress,
+		LocalGitRoot:    localGitRoot,
 		Client:          client,
 		Pods:            factory.Core().V1().Pods(),
 		Standby:         true,
@@ -227,6 +234,22 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		Network:         cni.Config{Subnet: o.PodSubnet},
 	})
 	return agent, factory, err
+}
+
+// checkLocalGitRoot returns --local-git-root as an absolute path (builds
+// run in another directory), and an error when it is not a directory.
+func checkLocalGitRoot(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--local-git-root %q: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("--local-git-root %q is not a directory", dir)
+	}
+	return abs, nil
 }
 
 // clusterDNSAddress is the kube-dns Service's cluster IP: the tenth

@@ -103,8 +103,9 @@ func startServerIn(t *testing.T, dir string, extraArgs ...string) *server {
 
 func (s *server) start() {
 	s.t.Helper()
+	// The tests' git repositories are file:// ones under t.TempDir().
 	args := append([]string{"server", "--data-dir", s.dataDir, "--listen", s.listen, "--registry-listen", s.registry,
-		"--service-cidr", s.serviceCIDR}, s.args...)
+		"--service-cidr", s.serviceCIDR, "--local-git-root", os.TempDir()}, s.args...)
 	s.cmd = exec.Command(slipwayBin, args...)
 	s.logs = &testserver.LockedBuffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs

@@ -31,6 +31,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/slipway-dev/slipway/internal/builder/dockerfile"
 	"github.com/slipway-dev/slipway/internal/builder/failure"
 	"github.com/slipway-dev/slipway/internal/builder/loginlock"
 	"github.com/slipway-dev/slipway/internal/image"
@@ -77,17 +78,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	dockerfile := opts.DockerfilePath
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
+	dockerfilePath := opts.DockerfilePath
+	if dockerfilePath == "" {
+		dockerfilePath = "Dockerfile"
 	}
-	dockerfile = filepath.Join(opts.ContextDir, dockerfile)
 
 	contextFS, err := fsutil.NewFS(opts.ContextDir)
 	if err != nil {
 		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", fmt.Errorf("build context: %w", err))
 	}
-	definition, err := definitionInput(dockerfile, opts.ContextDir)
+	definition, err := definitionInput(opts.ContextDir, dockerfilePath)
 	if err != nil {
 		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", err)
 	}
@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	base := bkclient.SolveOpt{
 		Frontend:       "dockerfile.v0",
-		FrontendAttrs:  frontendAttrs(filepath.Base(dockerfile), opts),
+		FrontendAttrs:  frontendAttrs(filepath.Base(dockerfilePath), opts),
 		LocalMounts:    map[string]fsutil.FS{"context": contextFS},
 		FrontendInputs: map[string]llb.State{"dockerfile": definition},
 	}
@@ -234,16 +234,23 @@ func (s *solver) solve(ctx context.Context, opt bkclient.SolveOpt, auth Keyring)
 // the context: the Dockerfile's own ignore file when it has one, else the
 // context's .dockerignore, as Docker picks them. That is one step less per
 // build: the frontend's separate load of .dockerignore over the session.
-func definitionInput(dockerfile, contextDir string) (llb.State, error) {
-	data, err := os.ReadFile(dockerfile)
+// dockerfilePath is relative to contextDir; both files are read through an
+// os.Root of contextDir, so a link out of it is not followed.
+func definitionInput(contextDir, dockerfilePath string) (llb.State, error) {
+	root, err := os.OpenRoot(contextDir)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("opening the build context: %w", err)
+	}
+	defer root.Close()
+	data, err := dockerfile.ReadFile(root, dockerfilePath)
 	if err != nil {
 		return llb.State{}, fmt.Errorf("reading the Dockerfile: %w", err)
 	}
 	// Never empty: an empty ignore file reads as none, and the frontend
 	// would fetch the context's .dockerignore itself.
 	ignore := []byte("# no .dockerignore\n")
-	for _, path := range []string{dockerfile + ".dockerignore", filepath.Join(contextDir, ".dockerignore")} {
-		dt, err := os.ReadFile(path)
+	for _, path := range []string{dockerfilePath + ".dockerignore", ".dockerignore"} {
+		dt, err := dockerfile.ReadFile(root, path)
 		if err == nil {
 			ignore = append(dt, '\n')
 			break
@@ -252,7 +259,7 @@ func definitionInput(dockerfile, contextDir string) (llb.State, error) {
 			return llb.State{}, fmt.Errorf("reading %s: %w", filepath.Base(path), err)
 		}
 	}
-	name := filepath.Base(dockerfile)
+	name := filepath.Base(dockerfilePath)
 	return llb.Scratch().File(
 		llb.Mkfile(name, 0o644, data).Mkfile(name+".dockerignore", 0o644, ignore),
 		llb.WithCustomName("[internal] load build definition from "+name),

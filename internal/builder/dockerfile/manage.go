@@ -11,6 +11,7 @@ package dockerfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -46,11 +47,8 @@ func Manage(build *buildv1.Build, dir string, info *source.Info) error {
 
 func manage(build *buildv1.Build, dir string, info *source.Info) error {
 	if inline := build.Spec.Source.Dockerfile; inline != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("creating the context directory: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, DefaultPath), []byte(*inline), 0o644); err != nil {
-			return fmt.Errorf("writing the inline Dockerfile: %w", err)
+		if err := source.WriteInlineDockerfile(dir, "", *inline); err != nil {
+			return err
 		}
 	}
 	if build.Spec.Strategy.DockerStrategy == nil {
@@ -61,15 +59,23 @@ func manage(build *buildv1.Build, dir string, info *source.Info) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, rel)
-	if err := checkInside(dir, path, rel); err != nil {
-		return err
+	// Every access goes through the context directory's root: a
+	// Dockerfile that is a link is followed only while it stays inside.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("context directory: %w", err)
 	}
-	in, err := os.ReadFile(path)
+	defer root.Close()
+	in, err := ReadFile(root, rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no Dockerfile %q in the context directory", rel)
 	}
 	if err != nil {
+		if _, lerr := root.Lstat(rel); lerr == nil {
+			if _, serr := root.Stat(rel); serr != nil && !errors.Is(serr, fs.ErrNotExist) {
+				return fmt.Errorf("dockerfilePath %q resolves outside the context directory", rel)
+			}
+		}
 		return fmt.Errorf("reading %s: %w", rel, err)
 	}
 	out, err := Edit(in, build, info)
@@ -78,7 +84,7 @@ func manage(build *buildv1.Build, dir string, info *source.Info) error {
 	}
 	// Truncate rather than replace the file, so a Dockerfile that is a
 	// symlink inside the context keeps pointing where it did.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	f, err := root.OpenFile(rel, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return fmt.Errorf("rewriting %s: %w", rel, err)
 	}
@@ -90,6 +96,28 @@ func manage(build *buildv1.Build, dir string, info *source.Info) error {
 		return fmt.Errorf("rewriting %s: %w", rel, err)
 	}
 	return nil
+}
+
+// MaxSize bounds a Dockerfile (and its ignore file) as the builder reads
+// it: BuildKit's own limit is lower still.
+const MaxSize = 16 << 20
+
+// ReadFile reads the file rel of root, at most MaxSize bytes, following
+// links only while they stay inside root.
+func ReadFile(root *os.Root, rel string) ([]byte, error) {
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", rel, MaxSize)
+	}
+	return data, nil
 }
 
 // RelativePath returns the build's Dockerfile path relative to its context
@@ -108,24 +136,4 @@ func RelativePath(build *buildv1.Build) (string, error) {
 		return "", fmt.Errorf("dockerfilePath %q is not inside the context directory", p)
 	}
 	return cleaned, nil
-}
-
-// checkInside makes sure path, after symlinks, is still inside dir: the
-// build must not read or rewrite files outside its source.
-func checkInside(dir, path, rel string) error {
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return fmt.Errorf("context directory: %w", err)
-	}
-	resolved, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no Dockerfile %q in the context directory", rel)
-	}
-	if err != nil {
-		return fmt.Errorf("resolving %s: %w", rel, err)
-	}
-	if r, err := filepath.Rel(root, resolved); err != nil || !filepath.IsLocal(r) {
-		return fmt.Errorf("dockerfilePath %q resolves outside the context directory", rel)
-	}
-	return nil
 }

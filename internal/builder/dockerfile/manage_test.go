@@ -193,7 +193,7 @@ func TestSeedTimeAppEndToEnd(t *testing.T) {
 	})
 
 	work := filepath.Join(t.TempDir(), "work")
-	info, err := source.Fetch(context.Background(), b, work, "", nil)
+	info, err := source.Fetch(context.Background(), b, work, "", nil, source.WithLocalGitRoot(os.TempDir()))
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -210,5 +210,56 @@ func TestSeedTimeAppEndToEnd(t *testing.T) {
 	}
 	if len(info.Commit) != 40 {
 		t.Errorf("commit %q", info.Commit)
+	}
+}
+
+// TestInlineDockerfileOverASymlinkOut: a repository whose Dockerfile is a
+// link to a host path, built with an inline dockerfile, must not get the
+// host file written (issue 12: a link to /etc/cron.d/x wrote a cron job).
+func TestInlineDockerfileOverASymlinkOut(t *testing.T) {
+	for _, link := range []string{"absolute", "relative", "dangling"} {
+		t.Run(link, func(t *testing.T) {
+			host := t.TempDir()
+			target := filepath.Join(host, "x")
+			if link != "dangling" {
+				write(t, target, "host file\n")
+			}
+			work := filepath.Join(t.TempDir(), "work")
+			ctx := filepath.Join(work, "ctx")
+			if err := os.MkdirAll(ctx, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			to := target
+			if link == "relative" {
+				rel, err := filepath.Rel(ctx, target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				to = rel
+			}
+			if err := os.Symlink(to, filepath.Join(ctx, "Dockerfile")); err != nil {
+				t.Fatal(err)
+			}
+			inline := "FROM busybox\nRUN true\n"
+			b := dockerBuild(func(b *buildv1.Build) { b.Spec.Source.Dockerfile = &inline })
+			err := Manage(b, ctx, nil)
+			got, rerr := os.ReadFile(target)
+			switch {
+			case link == "dangling" && rerr == nil:
+				t.Fatalf("the link's target was created: %q (Manage: %v)", got, err)
+			case link != "dangling" && string(got) != "host file\n":
+				t.Fatalf("the link's target was rewritten: %q (Manage: %v)", got, err)
+			}
+			if err != nil {
+				t.Fatalf("Manage: %v", err)
+			}
+			// The inline Dockerfile replaces the link.
+			if fi, err := os.Lstat(filepath.Join(ctx, "Dockerfile")); err != nil || !fi.Mode().IsRegular() {
+				t.Fatalf("Dockerfile is not a regular file: %v %v", fi, err)
+			}
+			if got := read(t, filepath.Join(ctx, "Dockerfile")); !strings.HasPrefix(got, inline) {
+				t.Errorf("Dockerfile %q", got)
+			}
+		})
 	}
 }

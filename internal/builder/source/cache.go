@@ -136,7 +136,7 @@ func (g *git) resolve(ctx context.Context, build *buildv1.Build, timeout time.Du
 		want.ref = "HEAD"
 	}
 
-	if path := cloneSource(src.URI); strings.HasPrefix(path, "/") {
+	if path := g.src; isLocal(src.URI) {
 		if !byCommit {
 			// Read from the repository's files when they are plain;
 			// otherwise git answers.

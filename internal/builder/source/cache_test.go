@@ -85,7 +85,7 @@ func fetchCached(t testing.TB, cacheDir string, b *buildv1.Build, secretDir stri
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "work")
 	var log bytes.Buffer
-	info, err := Fetch(context.Background(), b, work, secretDir, &log, WithCache(cacheDir))
+	info, err := Fetch(context.Background(), b, work, secretDir, &log, WithCache(cacheDir), localOK)
 	return fetched{info: info, work: work, log: log.String(), err: err}
 }
 
@@ -249,7 +249,7 @@ func TestCacheHitCopiesTheContextDirOnly(t *testing.T) {
 	}
 
 	// A context dir the commit lacks fails as after a clone.
-	_, err = Fetch(context.Background(), gitBuild(r.uri(), "main", "", "nothere"), t.TempDir(), "", nil, WithCache(cacheDir))
+	_, err = Fetch(context.Background(), gitBuild(r.uri(), "main", "", "nothere"), t.TempDir(), "", nil, WithCache(cacheDir), localOK)
 	if f := failure.As(err); err == nil || f.Reason != buildv1.StatusReasonInvalidContextDirectory {
 		t.Fatalf("missing context dir on a hit: %v, want InvalidContextDirectory", err)
 	}
@@ -280,7 +280,7 @@ func TestCacheHitsGiveWhatACloneGives(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := gitBuild(r.uri(), tc.ref, tc.commit, "")
-			want, err := Fetch(context.Background(), b, filepath.Join(t.TempDir(), "w"), "", nil)
+			want, err := Fetch(context.Background(), b, filepath.Join(t.TempDir(), "w"), "", nil, localOK)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -550,7 +550,7 @@ func BenchmarkFetch(b *testing.B) {
 				opts = append(opts, WithCache(cacheDir()))
 			}
 			b.StartTimer()
-			if _, err := Fetch(context.Background(), build, work, "", nil, opts...); err != nil {
+			if _, err := Fetch(context.Background(), build, work, "", nil, append(opts, localOK)...); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -558,7 +558,7 @@ func BenchmarkFetch(b *testing.B) {
 	b.Run("no-cache", func(b *testing.B) { run(b, nil) })
 	b.Run("miss", func(b *testing.B) { run(b, func() string { return b.TempDir() }) })
 	warm := b.TempDir()
-	if _, err := Fetch(context.Background(), build, filepath.Join(b.TempDir(), "w"), "", nil, WithCache(warm)); err != nil {
+	if _, err := Fetch(context.Background(), build, filepath.Join(b.TempDir(), "w"), "", nil, WithCache(warm), localOK); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("hit", func(b *testing.B) { run(b, func() string { return warm }) })

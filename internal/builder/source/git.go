@@ -25,15 +25,30 @@ func clone(ctx context.Context, build *buildv1.Build, workDir, secretDir string,
 	if uri == "" {
 		return errors.New("spec.source.git.uri is empty")
 	}
+	// A local repository is cloned from its resolved path, not its URL:
+	// git then copies it with hard links instead of packing every object
+	// through upload-pack (about half the time).
+	src := uri
+	if isLocal(uri) {
+		path, err := localSource(uri, o.localGitRoot)
+		if err != nil {
+			return err
+		}
+		src = path
+	}
 	if err := prepareCloneDir(workDir); err != nil {
 		return err
 	}
 
-	g, err := newGit(build.Spec.Source.Git, secretDir, o)
+	g, err := newGit(build.Spec.Source.Git, secretDir, log, o)
 	if err != nil {
 		return err
 	}
 	defer g.cleanup()
+	g.src = src
+	if isLocal(uri) {
+		g.localRoot = o.localGitRoot
+	}
 
 	if o.cacheDir != "" {
 		return g.cloneWithCache(ctx, build, workDir, log, o, info)
@@ -53,15 +68,11 @@ func clone(ctx context.Context, build *buildv1.Build, workDir, secretDir string,
 // submodules, fills info and logs the commit.
 func (g *git) cloneInto(ctx context.Context, build *buildv1.Build, workDir string, log io.Writer, info *Info) error {
 	gitSrc := build.Spec.Source.Git
-	if err := g.checkout(ctx, gitSrc.Ref, buildCommit(build), cloneSource(gitSrc.URI), workDir); err != nil {
+	if err := g.checkout(ctx, gitSrc.Ref, buildCommit(build), g.src, workDir); err != nil {
 		return err
 	}
-	// Submodules only when the tree has any: "git submodule update" (and
-	// clone --recursive) cost a few git processes even when there are none.
-	if _, err := os.Stat(filepath.Join(workDir, ".gitmodules")); err == nil {
-		if _, err := g.run(ctx, workDir, "submodule", "update", "--init", "--recursive", "--quiet"); err != nil {
-			return err
-		}
+	if err := g.updateSubmodules(ctx, workDir, 0); err != nil {
+		return err
 	}
 
 	if err := g.describe(ctx, workDir, info); err != nil {
@@ -72,6 +83,61 @@ func (g *git) cloneInto(ctx context.Context, build *buildv1.Build, workDir strin
 		info.Ref = gitSrc.Ref
 	}
 	logCommit(log, info)
+	return nil
+}
+
+// maxSubmoduleDepth bounds the nesting of a local source's submodules.
+const maxSubmoduleDepth = 10
+
+// updateSubmodules checks out the submodules of the tree in dir, if it has
+// any: "git submodule update" (and clone --recursive) cost a few git
+// processes even when there are none. A remote source's may not be local
+// (protocol.file.allow is not set for it); a local source's may be, under
+// the local git root only, so they are initialized, checked and updated
+// one level at a time.
+func (g *git) updateSubmodules(ctx context.Context, dir string, depth int) error {
+	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err != nil {
+		return nil
+	}
+	if g.localRoot == "" {
+		_, err := g.run(ctx, dir, "submodule", "update", "--init", "--recursive", "--quiet")
+		return err
+	}
+	if depth >= maxSubmoduleDepth {
+		return fmt.Errorf("submodules nested deeper than %d", maxSubmoduleDepth)
+	}
+	if _, err := g.run(ctx, dir, "submodule", "--quiet", "init"); err != nil {
+		return err
+	}
+	// init wrote each submodule's URL, relative ones made absolute.
+	urls, err := g.run(ctx, dir, "config", "--local", "--null", "--get-regexp", `^submodule\..*\.url$`)
+	if err != nil && !strings.Contains(err.Error(), "exit status 1") {
+		return err
+	}
+	for _, item := range strings.Split(urls, "\x00") {
+		_, url, ok := strings.Cut(item, "\n")
+		if !ok || !isLocal(url) {
+			continue
+		}
+		if _, err := localSource(url, g.localRoot); err != nil {
+			return err
+		}
+	}
+	if _, err := g.run(ctx, dir, "submodule", "update", "--quiet"); err != nil {
+		return err
+	}
+	paths, err := g.run(ctx, dir, "submodule", "--quiet", "foreach", "pwd")
+	if err != nil {
+		return err
+	}
+	for _, p := range strings.Split(strings.TrimSpace(paths), "\n") {
+		if p == "" {
+			continue
+		}
+		if err := g.updateSubmodules(ctx, p, depth+1); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -100,14 +166,17 @@ func (g *git) lsRemote(ctx context.Context, uri string, timeout time.Duration, a
 // for: commit when set, else ref, else the default branch. A branch or tag
 // is cloned directly with --branch; the default branch is a shallow clone,
 // as OpenShift's builder makes it; other refs (refs/pull/1/head,
-// refs/changes/...) and commits need the whole history.
+// refs/changes/...) and commits need the whole history. ref and commit
+// are checked (checkRevision), and git still gets them where it cannot
+// take them for options wherever its commands allow: in "--branch=<ref>"
+// and after "--".
 func (g *git) checkout(ctx context.Context, ref, commit, src, workDir string) error {
 	switch {
 	case ref == "" && commit == "":
 		_, err := g.run(ctx, "", "clone", "--depth=1", "--quiet", "--", src, workDir)
 		return err
 	case commit == "":
-		_, err := g.run(ctx, "", "clone", "--quiet", "--branch", ref, "--", src, workDir)
+		_, err := g.run(ctx, "", "clone", "--quiet", "--branch="+ref, "--", src, workDir)
 		if err == nil {
 			return nil
 		}
@@ -123,10 +192,13 @@ func (g *git) checkout(ctx context.Context, ref, commit, src, workDir string) er
 	if commit != "" {
 		target = commit
 	}
+	// checkout has no way to end its options before a revision that git
+	// 2.39 reads right (--end-of-options is taken for a second one):
+	// target never starts with "-" (checkRevision).
 	if _, err := g.run(ctx, workDir, "checkout", "--quiet", target, "--"); err != nil {
 		// Refs that clone does not fetch are fetched by name and checked
 		// out detached.
-		if _, ferr := g.run(ctx, workDir, "fetch", "--quiet", "origin", target); ferr != nil {
+		if _, ferr := g.run(ctx, workDir, "fetch", "--quiet", "--", "origin", target); ferr != nil {
 			return err
 		}
 		if _, err := g.run(ctx, workDir, "checkout", "--quiet", "--detach", "FETCH_HEAD", "--"); err != nil {
@@ -226,28 +298,53 @@ func person(name, email string) string {
 }
 
 // git runs the git binary with an environment built for one source: no
-// prompts, no user or system configuration, the source secret's credentials
-// through a credential helper that reads them from the secret's files (so
-// they are never in a URL, an argument or a log), and the build's proxies.
+// prompts, no user or system configuration (a source secret's .gitconfig
+// only through userGitConfig's allow-list), the http, https, ssh and git
+// transports only (and file for a local source), the source secret's
+// credentials through a credential helper that reads them from the
+// secret's files (so they are never in a URL, an argument or a log), and
+// the build's proxies.
 type git struct {
 	env     []string
 	secrets []string // values scrubbed from git's output
 	tmpDir  string
+	// src is what git clones: the URI, or a local source's resolved path.
+	src string
+	// localRoot is the local git root of a local source, "" for a
+	// remote one.
+	localRoot string
 }
 
-func newGit(src *buildv1.GitBuildSource, secretDir string, o options) (*git, error) {
-	g := &git{}
-	config := [][2]string{
-		{"advice.detachedHead", "false"},
-		{"http.lowSpeedLimit", "1"},
-		{"http.lowSpeedTime", strconv.Itoa(int(o.lowSpeedTime.Seconds()))},
+func newGit(src *buildv1.GitBuildSource, secretDir string, log io.Writer, o options) (*git, error) {
+	g := &git{src: src.URI}
+	var config [][2]string
+	if secretDir != "" {
+		if fi, err := os.Stat(filepath.Join(secretDir, ".gitconfig")); err == nil && !fi.IsDir() {
+			// First: what follows wins over it.
+			kept, secrets, err := userGitConfig(filepath.Join(secretDir, ".gitconfig"), secretDir, log)
+			if err != nil {
+				return nil, err
+			}
+			config, g.secrets = kept, secrets
+		}
 	}
+	config = append(config,
+		[2]string{"advice.detachedHead", "false"},
+		[2]string{"http.lowSpeedLimit", "1"},
+		[2]string{"http.lowSpeedTime", strconv.Itoa(int(o.lowSpeedTime.Seconds()))},
+		// No transport helpers (ext::, fd::, remote-<name> programs on
+		// PATH) nor local paths, unless allowed below.
+		[2]string{"protocol.allow", "never"},
+		[2]string{"protocol.http.allow", "always"},
+		[2]string{"protocol.https.allow", "always"},
+		[2]string{"protocol.ssh.allow", "always"},
+		[2]string{"protocol.git.allow", "always"},
+	)
 	if isLocal(src.URI) {
 		// git refuses file:// submodules by default (CVE-2022-39253); a
 		// repository that is itself local may use them. Remote ones may not.
 		config = append(config, [2]string{"protocol.file.allow", "always"})
 	}
-	globalConfig := os.DevNull
 	sshCommand := []string{"ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=" + strconv.Itoa(int(o.connectTimeout.Seconds()))}
 
 	if secretDir != "" {
@@ -263,9 +360,6 @@ func newGit(src *buildv1.GitBuildSource, secretDir string, o options) (*git, err
 		}
 		if has("ca.crt") {
 			config = append(config, [2]string{"http.sslCAInfo", filepath.Join(secretDir, "ca.crt")})
-		}
-		if has(".gitconfig") {
-			globalConfig = filepath.Join(secretDir, ".gitconfig")
 		}
 		if has("ssh-privatekey") {
 			key, err := privateKeyFile(filepath.Join(secretDir, "ssh-privatekey"))
@@ -297,7 +391,7 @@ func newGit(src *buildv1.GitBuildSource, secretDir string, o options) (*git, err
 	env = append(env,
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL="+globalConfig,
+		"GIT_CONFIG_GLOBAL="+os.DevNull,
 		"LC_ALL=C",
 		"GIT_CONFIG_COUNT="+strconv.Itoa(len(config)),
 	)
@@ -405,20 +499,4 @@ func privateKeyFile(path string) (string, error) {
 // shellQuote quotes s for sh between single quotes.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// cloneSource is what git clone gets for uri: a local repository's path
-// rather than its file:// URL, so that git copies it with hard links
-// instead of packing every object through upload-pack (about half the
-// time). URLs with escapes or a host stay as they are.
-func cloneSource(uri string) string {
-	if p, ok := strings.CutPrefix(uri, "file://"); ok && strings.HasPrefix(p, "/") && !strings.Contains(p, "%") {
-		return p
-	}
-	return uri
-}
-
-// isLocal reports whether uri names a repository on this machine.
-func isLocal(uri string) bool {
-	return strings.HasPrefix(uri, "file://") || strings.HasPrefix(uri, "/")
 }

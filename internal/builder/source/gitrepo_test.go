@@ -175,3 +175,6 @@ func writeFile(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// localOK allows the local repositories tests make (under t.TempDir()).
+var localOK = WithLocalGitRoot(os.TempDir())

@@ -88,6 +88,7 @@ type options struct {
 	connectTimeout time.Duration
 	lowSpeedTime   time.Duration
 	cacheDir       string
+	localGitRoot   string
 }
 
 // WithConnectTimeout bounds the first contact with the git server
@@ -109,6 +110,29 @@ func WithLowSpeedTime(d time.Duration) Option {
 // to resolve the ref and prove access. See cache.go for the layout.
 func WithCache(dir string) Option {
 	return func(o *options) { o.cacheDir = dir }
+}
+
+// WithLocalGitRoot allows git sources on this machine (file:// URLs and
+// paths) under dir, symlinks resolved; "" (the default) refuses them all:
+// a build must not read another project's, or the node's, repositories.
+func WithLocalGitRoot(dir string) Option {
+	return func(o *options) { o.localGitRoot = dir }
+}
+
+// refused is the failure of a source the builder will not fetch; detail
+// says why, in the build's status message.
+func refused(detail string) error {
+	return failure.New(buildv1.StatusReasonFetchSourceFailed, "Failed to fetch the input source: "+detail+".", nil)
+}
+
+// fetchFailure is err as a FetchSourceFailed failure, unless it is a
+// failure already.
+func fetchFailure(err error) error {
+	var f *failure.Failure
+	if errors.As(err, &f) {
+		return f
+	}
+	return failure.New(buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, err)
 }
 
 // Fetch puts the build's source into workDir and returns what was checked
@@ -139,20 +163,24 @@ func Fetch(ctx context.Context, build *buildv1.Build, workDir, sourceSecretDir s
 	info := &Info{ContextDir: contextDir, Dir: filepath.Join(workDir, contextDir)}
 
 	if src.Git != nil {
+		if err := checkRevision(build); err != nil {
+			return nil, refused(err.Error())
+		}
 		if err := clone(ctx, build, workDir, sourceSecretDir, log, o, info); err != nil {
-			return nil, failure.New(buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, err)
+			return nil, fetchFailure(err)
 		}
 	} else {
 		if err := os.MkdirAll(workDir, 0o755); err != nil {
 			return nil, failure.New(buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, err)
 		}
 		if src.Dockerfile != nil {
-			// No repository: the inline Dockerfile is the whole source.
-			if err := os.MkdirAll(info.Dir, 0o755); err != nil {
+			// No repository: the inline Dockerfile is the whole source. A
+			// binary input may be in workDir already, links included.
+			if err := WriteInlineDockerfile(workDir, contextDir, *src.Dockerfile); err != nil {
+				if cerr := checkContextDir(workDir, info.Dir, src.ContextDir); cerr != nil {
+					return nil, failure.New(buildv1.StatusReasonInvalidContextDirectory, MessageInvalidContextDirectory, cerr)
+				}
 				return nil, failure.New(buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, err)
-			}
-			if err := os.WriteFile(filepath.Join(info.Dir, "Dockerfile"), []byte(*src.Dockerfile), 0o644); err != nil {
-				return nil, failure.New(buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed, fmt.Errorf("writing the inline Dockerfile: %w", err))
 			}
 		}
 	}
@@ -161,6 +189,40 @@ func Fetch(ctx context.Context, build *buildv1.Build, workDir, sourceSecretDir s
 		return nil, failure.New(buildv1.StatusReasonInvalidContextDirectory, MessageInvalidContextDirectory, err)
 	}
 	return info, nil
+}
+
+// WriteInlineDockerfile writes dockerfile as contextDir/Dockerfile inside
+// workDir, replacing whatever is there (a symlink is replaced, never
+// written through), and fails rather than leave workDir through a link.
+func WriteInlineDockerfile(workDir, contextDir, dockerfile string) error {
+	root, err := os.OpenRoot(workDir)
+	if err != nil {
+		return fmt.Errorf("writing the inline Dockerfile: %w", err)
+	}
+	defer root.Close()
+	dir := contextDir
+	if dir == "" {
+		dir = "."
+	}
+	if err := root.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("writing the inline Dockerfile: %w", err)
+	}
+	name := filepath.Join(dir, "Dockerfile")
+	if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("writing the inline Dockerfile: %w", err)
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing the inline Dockerfile: %w", err)
+	}
+	if _, err := io.WriteString(f, dockerfile); err != nil {
+		f.Close()
+		return fmt.Errorf("writing the inline Dockerfile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing the inline Dockerfile: %w", err)
+	}
+	return nil
 }
 
 // checkContextDir verifies that dir, the context directory under workDir,

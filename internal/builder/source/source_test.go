@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"net/http/httputil"
 	"os"
@@ -65,7 +66,7 @@ func TestFetchFileURL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			work := filepath.Join(t.TempDir(), "work")
 			var log bytes.Buffer
-			info, err := Fetch(context.Background(), gitBuild(r.fileURL("app.git"), tc.ref, tc.commit, tc.contextDir), work, "", &log)
+			info, err := Fetch(context.Background(), gitBuild(r.fileURL("app.git"), tc.ref, tc.commit, tc.contextDir), work, "", &log, localOK)
 			if err != nil {
 				t.Fatalf("Fetch: %v", err)
 			}
@@ -113,7 +114,7 @@ func TestFetchFileURL(t *testing.T) {
 
 func TestFetchMessages(t *testing.T) {
 	r := makeTestRepos(t)
-	info, err := Fetch(context.Background(), gitBuild(r.fileURL("app.git"), "", "", ""), t.TempDir(), "", nil)
+	info, err := Fetch(context.Background(), gitBuild(r.fileURL("app.git"), "", "", ""), t.TempDir(), "", nil, localOK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestFetchFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Fetch(context.Background(), tc.build, t.TempDir(), "", nil)
+			_, err := Fetch(context.Background(), tc.build, t.TempDir(), "", nil, localOK)
 			f := wantFailure(t, err, tc.reason, tc.message)
 			if !strings.Contains(f.Error(), tc.errContain) {
 				t.Errorf("error %q does not contain %q", f.Error(), tc.errContain)
@@ -165,7 +166,7 @@ func TestFetchRefusesNonEmptyWorkDir(t *testing.T) {
 	r := makeTestRepos(t)
 	work := t.TempDir()
 	writeFile(t, filepath.Join(work, "stale"), "x")
-	_, err := Fetch(context.Background(), gitBuild(r.fileURL("app.git"), "", "", ""), work, "", nil)
+	_, err := Fetch(context.Background(), gitBuild(r.fileURL("app.git"), "", "", ""), work, "", nil, localOK)
 	f := wantFailure(t, err, buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed)
 	if !strings.Contains(f.Error(), "not empty") {
 		t.Errorf("error %v", f)
@@ -198,7 +199,7 @@ func TestFetchCancelledContext(t *testing.T) {
 	r := makeTestRepos(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Fetch(ctx, gitBuild(r.fileURL("app.git"), "", "", ""), t.TempDir(), "", nil)
+	_, err := Fetch(ctx, gitBuild(r.fileURL("app.git"), "", "", ""), t.TempDir(), "", nil, localOK)
 	wantFailure(t, err, buildv1.StatusReasonFetchSourceFailed, MessageFetchSourceFailed)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not say the context was cancelled", err)
@@ -353,11 +354,11 @@ func TestFetchLocalPathKeepsFileSubmodulesOnlyForLocalSources(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}
-	local, err := newGit(&buildv1.GitBuildSource{URI: "file:///srv/app.git"}, "", options{connectTimeout: time.Second, lowSpeedTime: time.Second})
+	local, err := newGit(&buildv1.GitBuildSource{URI: "file:///srv/app.git"}, "", io.Discard, options{connectTimeout: time.Second, lowSpeedTime: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote, err := newGit(&buildv1.GitBuildSource{URI: "https://example.com/app.git"}, "", options{connectTimeout: time.Second, lowSpeedTime: time.Second})
+	remote, err := newGit(&buildv1.GitBuildSource{URI: "https://example.com/app.git"}, "", io.Discard, options{connectTimeout: time.Second, lowSpeedTime: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
