@@ -140,12 +140,14 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	if err := apply(ctx, client.CoreV1().Services(openshiftAPINamespace), svc); err != nil {
 		return err
 	}
-	policy, binding := hostProcessPolicy()
-	if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicies(), policy); err != nil {
-		return err
-	}
-	if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings(), binding); err != nil {
-		return err
+	for _, policy := range []func() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding){hostProcessPolicy, externalIPsPolicy} {
+		policy, binding := policy()
+		if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicies(), policy); err != nil {
+			return err
+		}
+		if err := apply(ctx, client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings(), binding); err != nil {
+			return err
+		}
 	}
 	if err := apply(ctx, client.StorageV1().StorageClasses(), localStorageClass()); err != nil {
 		return err
@@ -301,7 +303,25 @@ func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.Mu
 // a project's service account, or a workload controller acting for it,
 // may not.
 func hostProcessPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
-	const name = "slipway-host-process-pods"
+	return denyPolicy("slipway-host-process-pods", "pods",
+		`!has(object.metadata.annotations) || !('slipway.dev/host-process' in object.metadata.annotations) || request.userInfo.username == '`+controlplane.OpenShiftControllersUser+`' || 'system:masters' in request.userInfo.groups`,
+		"only Slipway's build and deployment controllers may create pods that run as host processes (annotation slipway.dev/host-process)")
+}
+
+// externalIPsPolicy lets only cluster admins give a Service externalIPs
+// (the node answers on them, whatever address they name: a project could
+// take another's or the host's), as Kubernetes' DenyServiceExternalIPs
+// advises; an update that keeps the admin's list is not refused.
+func externalIPsPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
+	return denyPolicy("slipway-service-external-ips", "services",
+		`!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0 || 'system:masters' in request.userInfo.groups || (oldObject != null && has(oldObject.spec.externalIPs) && oldObject.spec.externalIPs == object.spec.externalIPs)`,
+		"only cluster administrators may set a Service's spec.externalIPs")
+}
+
+// denyPolicy is a ValidatingAdmissionPolicy, and its binding, refusing
+// creates and updates of core resource when expression is false, with
+// message and reason Forbidden.
+func denyPolicy(name, resource, expression, message string) (*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding) {
 	fail := admissionregistrationv1.Fail
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -311,13 +331,13 @@ func hostProcessPolicy() (*admissionregistrationv1.ValidatingAdmissionPolicy, *a
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
 					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
 						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource}},
 					},
 				}},
 			},
 			Validations: []admissionregistrationv1.Validation{{
-				Expression: `!has(object.metadata.annotations) || !('slipway.dev/host-process' in object.metadata.annotations) || request.userInfo.username == '` + controlplane.OpenShiftControllersUser + `' || 'system:masters' in request.userInfo.groups`,
-				Message:    "only Slipway's build and deployment controllers may create pods that run as host processes (annotation slipway.dev/host-process)",
+				Expression: expression,
+				Message:    message,
 				Reason:     ptrReason(metav1.StatusReasonForbidden),
 			}},
 		},

@@ -29,22 +29,7 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 	const ns = "attacker"
 	s, admin := serverWithNamespace(t, ns)
 	ctx := context.Background()
-	edit := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "default-edit", Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: ns}},
-	}
-	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, edit, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	expiry := int64(600)
-	tr, err := admin.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "default", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	saConfig := rest.AnonymousClientConfig(s.Admin)
-	saConfig.BearerToken = tr.Status.Token
-	sa := kubernetes.NewForConfigOrDie(saConfig)
+	sa := editor(t, s, admin, ns)
 
 	pod := func(name string, annotations map[string]string) *corev1.Pod {
 		return &corev1.Pod{
@@ -56,7 +41,7 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 	}
 	hostProcess := map[string]string{"slipway.dev/host-process": "true"}
 	// The policy may take a moment to be enforced after the server starts.
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := sa.CoreV1().Pods(ns).Create(ctx, pod("escape", hostProcess), metav1.CreateOptions{})
 		if err == nil {
 			_ = admin.CoreV1().Pods(ns).Delete(ctx, "escape", metav1.DeleteOptions{})
@@ -88,6 +73,88 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 	controllers := kubernetes.NewForConfigOrDie(s.ClientConfig(t, controlplane.OpenShiftControllersUser))
 	if _, err := controllers.CoreV1().Pods(ns).Create(ctx, pod("build", hostProcess), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("the controllers creating a host-process pod: %v", err)
+	}
+}
+
+// editor returns a client acting as the default service account of ns,
+// given edit there: what a project's workloads hold.
+func editor(t *testing.T, s *testserver.Server, admin kubernetes.Interface, ns string) kubernetes.Interface {
+	t.Helper()
+	ctx := context.Background()
+	edit := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-edit", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: ns}},
+	}
+	if _, err := admin.RbacV1().RoleBindings(ns).Create(ctx, edit, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := int64(600)
+	tr, err := admin.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "default", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saConfig := rest.AnonymousClientConfig(s.Admin)
+	saConfig.BearerToken = tr.Status.Token
+	return kubernetes.NewForConfigOrDie(saConfig)
+}
+
+// TestOnlyAdminsSetExternalIPs reproduces an attack: a project's editor
+// gives a Service externalIPs (the node would answer on any address it
+// names, another project's or the host's). Refused; a cluster admin may,
+// and the editor may still change such a Service if the list stays.
+func TestOnlyAdminsSetExternalIPs(t *testing.T) {
+	const ns = "ips"
+	s, admin := serverWithNamespace(t, ns)
+	ctx := context.Background()
+	sa := editor(t, s, admin, ns)
+	service := func(name string, ips ...string) *corev1.Service {
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}, ExternalIPs: ips,
+				Ports: []corev1.ServicePort{{Port: 8080}}},
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := sa.CoreV1().Services(ns).Create(ctx, service("grab", "192.168.1.10"), metav1.CreateOptions{})
+		if err == nil {
+			_ = admin.CoreV1().Services(ns).Delete(ctx, "grab", metav1.DeleteOptions{})
+			return false, nil
+		}
+		return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "externalIPs"), nil
+	})
+	if err != nil {
+		t.Fatalf("a project's editor gave a Service externalIPs: %v", err)
+	}
+	if _, err := sa.CoreV1().Services(ns).Create(ctx, service("plain"), metav1.CreateOptions{}); err != nil {
+		t.Fatal("a Service without externalIPs:", err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		plain, err := sa.CoreV1().Services(ns).Get(ctx, "plain", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		plain.Spec.ExternalIPs = []string{"10.0.0.1"}
+		_, err = sa.CoreV1().Services(ns).Update(ctx, plain, metav1.UpdateOptions{})
+		return err
+	})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("adding externalIPs to a Service: %v, want 403", err)
+	}
+	if _, err := admin.CoreV1().Services(ns).Create(ctx, service("granted", "10.0.0.2"), metav1.CreateOptions{}); err != nil {
+		t.Fatal("the admin setting externalIPs:", err)
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		granted, err := sa.CoreV1().Services(ns).Get(ctx, "granted", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		granted.Labels = map[string]string{"changed": "by-the-editor"}
+		_, err = sa.CoreV1().Services(ns).Update(ctx, granted, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the editor changing a Service whose externalIPs the admin set: %v", err)
 	}
 }
 
