@@ -367,3 +367,19 @@ func TestPlainHTTPRegistryElsewhereNeedsInsecure(t *testing.T) {
 		}
 	}
 }
+
+// TestOversizedConfigIsRefused: a registry's image whose config blob is
+// over MaxConfigSize (a real 9 MiB config; a hostile registry may declare
+// gigabytes) is refused with a clear error before the blob is read: the
+// server would otherwise hold it whole, in memory and in the Image.
+func TestOversizedConfigIsRefused(t *testing.T) {
+	reg, client, keyring := privateRegistry(t)
+	reg.PushConfig(t, "veer/huge:v1", ggcrv1.ConfigFile{
+		Architecture: "amd64", OS: "linux",
+		Config: ggcrv1.Config{Labels: map[string]string{"pad": strings.Repeat("x", 9<<20)}},
+	})
+	_, err := client.Import(ctx(t), mustParse(t, reg.Ref("veer/huge:v1")), ImportOptions{Keyring: keyring})
+	if err == nil || !strings.Contains(err.Error(), "config") || !strings.Contains(err.Error(), "8 MiB") {
+		t.Fatalf("importing an image with a 9 MiB config: %v; want it refused over the 8 MiB limit", err)
+	}
+}

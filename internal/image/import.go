@@ -30,6 +30,9 @@ func importImage(ctx context.Context, s *session, ref Reference, o ImportOptions
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckManifestSize(desc.Digest.String(), desc.Manifest); err != nil {
+		return nil, err
+	}
 	if !desc.MediaType.IsIndex() {
 		img, err := imageFromDescriptor(ref, desc)
 		if err != nil {
@@ -89,6 +92,9 @@ func imageFromDescriptor(ref Reference, desc *remote.Descriptor) (*imagev1.Image
 	}
 	img, err := desc.Image()
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckLimits(desc.Digest.String(), img); err != nil {
 		return nil, err
 	}
 	config, err := img.RawConfigFile()

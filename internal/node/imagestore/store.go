@@ -172,6 +172,9 @@ func (s *Store) pull(ctx context.Context, ref image.Reference, keyring image.Key
 		return nil, fmt.Errorf("pulling %s: digest: %w", ref.String(), err)
 	}
 	login := loginKey(ref, keyring)
+	if err := image.CheckLimits(digest.String(), remoteImg); err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", ref.String(), err)
+	}
 	if img, err := s.load(digest.String()); err == nil {
 		if err := s.allow(img.Digest, login); err != nil {
 			return nil, err

@@ -261,3 +261,19 @@ func TestCachedPrivateImageNeedsCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestOversizedConfigIsNotPulled: the node refuses, before reading it, a
+// config blob over image.MaxConfigSize.
+func TestOversizedConfigIsNotPulled(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	reg.PushConfig(t, "big/config:v1", v1.ConfigFile{OS: "linux", Architecture: "amd64",
+		Config: v1.Config{Labels: map[string]string{"pad": strings.Repeat("x", 9<<20)}}})
+	store, err := New(t.TempDir(), image.NewClient(image.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Pull(context.Background(), reg.Ref("big/config:v1"), corev1.PullIfNotPresent, image.Keyring{})
+	if err == nil || !strings.Contains(err.Error(), "over the limit of 8 MiB") {
+		t.Fatalf("pulling an image with a 9 MiB config: %v; want it refused", err)
+	}
+}
