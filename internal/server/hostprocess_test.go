@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	projectclient "github.com/openshift/client-go/project/clientset/versioned"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -79,6 +80,11 @@ func TestOnlyControllersMakeHostProcessPods(t *testing.T) {
 // editor returns a client acting as the default service account of ns,
 // given edit there: what a project's workloads hold.
 func editor(t *testing.T, s *testserver.Server, admin kubernetes.Interface, ns string) kubernetes.Interface {
+	return kubernetes.NewForConfigOrDie(editorConfig(t, s, admin, ns))
+}
+
+// editorConfig is editor's client configuration.
+func editorConfig(t *testing.T, s *testserver.Server, admin kubernetes.Interface, ns string) *rest.Config {
 	t.Helper()
 	ctx := context.Background()
 	edit := &rbacv1.RoleBinding{
@@ -96,7 +102,54 @@ func editor(t *testing.T, s *testserver.Server, admin kubernetes.Interface, ns s
 	}
 	saConfig := rest.AnonymousClientConfig(s.Admin)
 	saConfig.BearerToken = tr.Status.Token
-	return kubernetes.NewForConfigOrDie(saConfig)
+	return saConfig
+}
+
+// TestServiceAccountsKeepTheirProject reproduces an attack on the old core:
+// a project's service account (here even with edit) deleted its own
+// project, or finalized its namespace so that the cleanup of what was in
+// it was skipped. Neither the namespace, the project nor the finalize
+// subresource is an editor's to change.
+func TestServiceAccountsKeepTheirProject(t *testing.T) {
+	const ns = "victim"
+	s, admin := serverWithNamespace(t, ns)
+	ctx := context.Background()
+	cfg := editorConfig(t, s, admin, ns)
+	sa := kubernetes.NewForConfigOrDie(cfg)
+	eventuallyAllowed(t, func() error {
+		_, err := sa.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+		return err
+	})
+	if err := sa.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("an editor deleting its namespace: %v, want 403", err)
+	}
+	if err := projectclient.NewForConfigOrDie(cfg).ProjectV1().Projects().Delete(ctx, ns, metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("an editor deleting its project: %v, want 403", err)
+	}
+	current, err := admin.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	current.Spec.Finalizers = nil
+	if _, err := sa.CoreV1().Namespaces().Finalize(ctx, current, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("an editor finalizing its namespace: %v, want 403", err)
+	}
+	if got, err := admin.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || got.DeletionTimestamp != nil || len(got.Spec.Finalizers) == 0 {
+		t.Errorf("the namespace after the attempts: %+v, %v; want it untouched", got, err)
+	}
+}
+
+// eventuallyAllowed waits until f, a request a new RoleBinding allows,
+// is no longer refused (RBAC's caches take a moment).
+func eventuallyAllowed(t *testing.T, f func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err = f(); err == nil {
+			return
+		}
+	}
+	t.Fatalf("the binding never took effect: %v", err)
 }
 
 // TestOnlyAdminsSetExternalIPs reproduces an attack: a project's editor
