@@ -27,6 +27,40 @@ type Config struct {
 	// every registry, "HOST[:PORT]=FILE" only for that host, which is then
 	// spoken to over HTTPS even on loopback.
 	RegistryCAs []string
+	// CNIPluginDirs are searched for the CNI plugins build steps' network
+	// is made with (bridge, host-local, loopback, firewall); default
+	// DefaultCNIPluginDirs.
+	CNIPluginDirs []string
+}
+
+// DefaultCNIPluginDirs is where Debian's containernetworking-plugins and
+// the upstream releases install the CNI plugins.
+var DefaultCNIPluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
+
+// Build steps (RUN) get a network namespace of their own on this bridge,
+// BuildKit's bridge mode: their loopback is theirs, so the host's
+// loopback services (etcd, the API servers, the kubelet API) are out of
+// reach, while registries and git servers outside stay reachable through
+// the bridge's masquerading. The subnet is next to the pods' (OpenShift's
+// cluster network, 10.128.0.0/14).
+const (
+	buildBridge       = "slipwaybk0"
+	buildBridgeSubnet = "10.129.0.0/16"
+	// buildNetnsPool is how many namespaces wait ready for RUN steps.
+	buildNetnsPool = 2
+)
+
+// cniPluginDir is the first of dirs holding the bridge plugin.
+func cniPluginDir(dirs []string) (string, error) {
+	if len(dirs) == 0 {
+		dirs = DefaultCNIPluginDirs
+	}
+	for _, d := range dirs {
+		if fi, err := os.Stat(filepath.Join(d, "bridge")); err == nil && !fi.IsDir() {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no CNI bridge plugin in %s: build steps need their own network (apt-get install containernetworking-plugins)", strings.Join(dirs, ", "))
 }
 
 // loopback registries speak plain HTTP without configuration, as Docker
@@ -104,6 +138,12 @@ func renderConfig(cfg Config) (toml string, globalCAs []string, err error) {
 	// and recording BuildKit's history record (progress and trace blobs)
 	// delays the end of every solve.
 	b.WriteString("\n[history]\n  maxEntries = 0\n")
+	pluginDir, err := cniPluginDir(cfg.CNIPluginDirs)
+	if err != nil {
+		return "", nil, err
+	}
+	fmt.Fprintf(&b, "\n[worker.oci]\n  networkMode = \"bridge\"\n  cniBinaryPath = %s\n  cniPoolSize = %d\n  bridgeName = %q\n  bridgeSubnet = %q\n",
+		strconv.Quote(pluginDir), buildNetnsPool, buildBridge, buildBridgeSubnet)
 	for _, h := range hosts {
 		e := entries[h]
 		fmt.Fprintf(&b, "\n[registry.%s]\n", strconv.Quote(h))

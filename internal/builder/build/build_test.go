@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -186,6 +188,47 @@ func TestBuildAndPush(t *testing.T) {
 		}
 		_, _, err := run(t, df, build.Options{BuildArgs: map[string]string{"GREETING": "bye"}})
 		wantFailure(t, err, buildv1.StatusReasonDockerBuildFailed, "RUN test")
+	})
+
+	t.Run("RUN steps do not reach the host's loopback", func(t *testing.T) {
+		// The attack: `RUN nc 127.0.0.1 <etcd port>` answered from the
+		// server's own etcd. A listener on the host's loopback stands for
+		// the server's; a RUN step has its own network and loopback.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		reached := make(chan struct{}, 1)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+				select {
+				case reached <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		port := l.Addr().(*net.TCPAddr).Port
+		// Cache-busting: the same step must run on every test run.
+		df := fmt.Sprintf("FROM %s\nRUN echo %d; nc -w 2 127.0.0.1 %d </dev/null && echo REACHED-$((40+2)) || echo refused; ip -4 addr\n", base, time.Now().UnixNano(), port)
+		_, log, err := run(t, df, build.Options{})
+		if err != nil {
+			t.Fatalf("build: %v\n%s", err, log)
+		}
+		select {
+		case <-reached:
+			t.Fatalf("a RUN step connected to the host's 127.0.0.1:%d\n%s", port, log)
+		default:
+		}
+		// The step's title holds the command; only its output says 42.
+		if strings.Contains(log, "REACHED-42") {
+			t.Fatalf("a RUN step connected to 127.0.0.1:%d\n%s", port, log)
+		}
 	})
 
 	t.Run("unknown base image", func(t *testing.T) {
