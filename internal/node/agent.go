@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/slipway-dev/slipway/internal/hostprocess"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/node/cni"
 	"github.com/slipway-dev/slipway/internal/podlogs"
@@ -72,6 +73,10 @@ type Config struct {
 	// spec.nodeName=<NodeName>, as the kubelet's); pods bound elsewhere are
 	// ignored anyway. Its factory is started by the caller.
 	Pods coreinformers.PodInformer
+	// HostProcessSigner checks that a host-process pod is one Slipway's
+	// controllers made (hostprocess.Signer); without it no pod runs as a
+	// host process.
+	HostProcessSigner *hostprocess.Signer
 	// Programs maps the argv[0] a host-process container may name to the
 	// executable run for it; nil means {"slipway": this executable}. Only
 	// these programs run as host processes.
@@ -353,6 +358,11 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 		// No runtime here runs it (application pods wait for the runc runtime).
 		return nil
 	}
+	if _, ok := rt.(hostProcess); ok && pod.DeletionTimestamp == nil && !terminal(pod) {
+		if err := a.checkHostProcess(pod); err != nil {
+			return a.refuse(ctx, pod, err)
+		}
+	}
 
 	a.mu.Lock()
 	run := a.running[key]
@@ -410,6 +420,29 @@ func (a *Agent) podGone(key, namespace, name string) {
 	if err := removePodDir(dir); err != nil {
 		a.log.Error("removing the directory of a deleted pod", "pod", key, "error", err)
 	}
+}
+
+// checkHostProcess is the node's own check of a pod that asks to run as a
+// host process, whatever admission let through: signed by Slipway's
+// controllers, as they made it.
+func (a *Agent) checkHostProcess(pod *corev1.Pod) error {
+	if a.cfg.HostProcessSigner == nil {
+		return errors.New("this node runs no host-process pods")
+	}
+	return a.cfg.HostProcessSigner.Verify(pod)
+}
+
+// refuse fails a pod the node will not run, with reason HostProcessRefused
+// and why; nothing of it was started.
+func (a *Agent) refuse(ctx context.Context, pod *corev1.Pod, why error) error {
+	a.log.Warn("refusing a host-process pod", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
+	now := metav1.Now()
+	return a.updateStatus(ctx, pod, func(s *corev1.PodStatus) {
+		s.Phase = corev1.PodFailed
+		s.Reason = "HostProcessRefused"
+		s.Message = "not run as a host process: " + why.Error()
+		setReady(s, false, now)
+	})
 }
 
 // finalizeDeletion removes a terminating pod that runs nothing, with a zero

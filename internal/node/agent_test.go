@@ -73,7 +73,7 @@ echo to stderr >&2`
 			// The admin's, never the pod's.
 			{Name: "SLIPWAY_LOCAL_GIT_ROOT", Value: "/"},
 		}
-		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "ok-build", 30*time.Second, phaseIs(corev1.PodSucceeded))
@@ -129,7 +129,7 @@ echo to stderr >&2`
 
 	t.Run("fails with exit code and termination message", func(t *testing.T) {
 		pod := hostPod("bad-build", `echo "step failed"; printf 'error: DockerBuildFailed' > "$SLIPWAY_TERMINATION_LOG"; exit 3`)
-		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "bad-build", 30*time.Second, phaseIs(corev1.PodFailed))
@@ -142,7 +142,7 @@ echo to stderr >&2`
 	t.Run("a program outside the allowed ones does not run", func(t *testing.T) {
 		pod := hostPod("rogue", "")
 		pod.Spec.Containers[0].Command = []string{"/bin/rm", "-rf", "/"}
-		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "rogue", 30*time.Second, phaseIs(corev1.PodFailed))
@@ -152,9 +152,31 @@ echo to stderr >&2`
 		}
 	})
 
+	t.Run("a host-process pod the controllers did not make, or made otherwise, does not run", func(t *testing.T) {
+		// Whatever admission let through: no signature, or a signed pod
+		// whose environment was changed before it was created.
+		marker := filepath.Join(t.TempDir(), "ran")
+		unsigned := hostPod("unsigned", "touch "+marker)
+		unsigned.Namespace = api.ns
+		tampered := api.signed(t, hostPod("tampered", "true"))
+		tampered.Spec.Containers[0].Args = []string{"-c", "touch " + marker}
+		for _, pod := range []*corev1.Pod{unsigned, tampered} {
+			if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			p := waitForPod(t, api, pod.Name, 30*time.Second, phaseIs(corev1.PodFailed))
+			if p.Status.Reason != "HostProcessRefused" || !strings.Contains(p.Status.Message, "signature") {
+				t.Errorf("%s: status %s %q; want HostProcessRefused naming the signature", pod.Name, p.Status.Reason, p.Status.Message)
+			}
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatal("a refused host-process pod ran")
+		}
+	})
+
 	t.Run("running, followed through the log, then killed on delete", func(t *testing.T) {
 		pod := hostPod("long-build", `echo started; sleep 60 & wait`)
-		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "long-build", 30*time.Second, phaseIs(corev1.PodRunning))
@@ -196,7 +218,7 @@ echo to stderr >&2`
 		pod := hostPod("slow-build", `exec sleep 60`)
 		one := int64(1)
 		pod.Spec.ActiveDeadlineSeconds = &one
-		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		p := waitForPod(t, api, "slow-build", 30*time.Second, phaseIs(corev1.PodFailed))
@@ -211,7 +233,7 @@ echo to stderr >&2`
 	t.Run("waits for a missing secret", func(t *testing.T) {
 		pod := hostPod("waiting-build", `echo ran`)
 		pod.Spec.Volumes = []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "later"}}}}
-		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -237,7 +259,7 @@ func TestAgentRestart(t *testing.T) {
 
 	orphan := hostPod("orphan-build", "sleep 60")
 	orphan.Spec.NodeName = api.node
-	pod, err := api.client.CoreV1().Pods(api.ns).Create(ctx, orphan, metav1.CreateOptions{})
+	pod, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, orphan), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

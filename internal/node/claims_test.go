@@ -90,7 +90,7 @@ func TestClaimDir(t *testing.T) {
 			Containers:         []corev1.Container{{Name: "c", Image: "busybox"}},
 		},
 	}
-	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

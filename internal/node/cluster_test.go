@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/slipway-dev/slipway/internal/hostprocess"
 	"github.com/slipway-dev/slipway/internal/pki"
 	"github.com/slipway-dev/slipway/internal/testserver"
 )
@@ -143,7 +144,31 @@ func (api *testAPI) agentConfig(t *testing.T, dataDir string) Config {
 		DisableRunc:     true,
 		KubeletListen:   "127.0.0.1:0", KubeletCertFile: cert, KubeletKeyFile: key, ClientCAFile: api.srv.CAFile,
 		LeaseRenewInterval: time.Second,
+		HostProcessSigner:  testSigner,
 	}
+}
+
+// testSigner signs the tests' host-process pods as the controllers sign
+// theirs (signed); the agents of the tests check with it.
+var testSigner = func() *hostprocess.Signer {
+	s, err := hostprocess.NewSigner([]byte("the node tests' host-process key!"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// signed puts pod in the test's namespace and, when it asks to run as a
+// host process, signs it as the controllers would.
+func (api *testAPI) signed(t *testing.T, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	pod.Namespace = api.ns
+	if pod.Annotations[HostProcessAnnotation] == "true" {
+		if err := testSigner.Sign(pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pod
 }
 
 // runAgent runs an agent with cfg (its Client and Pods are filled in: the
@@ -214,7 +239,7 @@ func hostPod(name, script string) *corev1.Pod {
 
 func createPod(t *testing.T, api *testAPI, pod *corev1.Pod) *corev1.Pod {
 	t.Helper()
-	p, err := api.client.CoreV1().Pods(api.ns).Create(context.Background(), pod, metav1.CreateOptions{})
+	p, err := api.client.CoreV1().Pods(api.ns).Create(context.Background(), api.signed(t, pod), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

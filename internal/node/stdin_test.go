@@ -29,7 +29,7 @@ func TestAgentStdin(t *testing.T) {
 	pod := hostPod("stdin-build", `echo start; cat; echo end`)
 	pod.Spec.Containers[0].Stdin = true
 	pod.Spec.Containers[0].StdinOnce = true
-	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitForPod(t, api, pod.Name, 20*time.Second, phaseIs(corev1.PodRunning))
@@ -66,7 +66,7 @@ func TestAgentStdin(t *testing.T) {
 	pod2 := hostPod("stdin-unread", `echo bye`)
 	pod2.Spec.Containers[0].Stdin = true
 	pod2.Spec.Containers[0].StdinOnce = true
-	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, pod2, metav1.CreateOptions{}); err != nil {
+	if _, err := api.client.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, pod2), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitForPod(t, api, pod2.Name, 20*time.Second, phaseIs(corev1.PodSucceeded))

@@ -193,7 +193,7 @@ func TestStreaming(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := controllers.CoreV1().Pods(api.ns).Create(ctx, hp, metav1.CreateOptions{}); err != nil {
+		if _, err := controllers.CoreV1().Pods(api.ns).Create(ctx, api.signed(t, hp), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		waitForPod(t, api, "builder", time.Minute, phaseIs(corev1.PodRunning))

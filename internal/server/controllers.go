@@ -29,6 +29,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/controller/localvolume"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/controlplane"
+	"github.com/slipway-dev/slipway/internal/hostprocess"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/imageregistry"
 	"github.com/slipway-dev/slipway/internal/node"
@@ -73,6 +74,16 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 		}
 	}()
 	buildkitAddress := startBuildkit(ctx, o, string(dir), registry.Hostname())
+	// The build and deployment controllers sign the pods they make to run
+	// as host processes; the node runs no other.
+	key, err := hostprocess.LoadOrCreateKey(dir.path("controlplane/host-process.key"))
+	if err != nil {
+		return err
+	}
+	signer, err := hostprocess.NewSigner(key)
+	if err != nil {
+		return err
+	}
 
 	cfg, err := cp.Config(controlplane.OpenShiftControllersUser)
 	if err != nil {
@@ -112,7 +123,7 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 		ServiceAccounts: core.ServiceAccounts(),
 		Secrets:         core.Secrets(),
 		ImageStreams:    imageInformers.Image().V1().ImageStreams(),
-	})
+	}, build.WithHostProcessSigner(signer))
 	// New adds informer indexes: before the factories start.
 	trigger, err := imagetrigger.New(builds, apps, client, imagetrigger.Informers{
 		ImageStreams:      imageInformers.Image().V1().ImageStreams(),
@@ -130,7 +141,7 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 		DeploymentConfigs:      appsInformers.Apps().V1().DeploymentConfigs(),
 		ReplicationControllers: core.ReplicationControllers(),
 		Pods:                   core.Pods(),
-	})
+	}, deploymentconfig.WithHostProcessSigner(signer))
 	imports := imageimport.New(images, imageInformers.Image().V1().ImageStreams(), imageimport.Config{
 		Interval:      o.ImageImportInterval,
 		RatePerMinute: o.ImageImportRate,
@@ -143,7 +154,7 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 	// New adds an informer index: before the factories start.
 	provisioner := localvolume.New(ctx, client, kubeInformers, volumes, o.Workers)
 
-	agent, nodeInformers, err := newNode(o, dir, cp, c, buildkitAddress)
+	agent, nodeInformers, err := newNode(o, dir, cp, c, buildkitAddress, signer)
 	if err != nil {
 		return err
 	}
@@ -186,7 +197,7 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 // newNode makes the node agent, acting as the node's identity
 // (system:node:NAME, so the Node authorizer applies), watching the pods
 // bound to it.
-func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineConfig, buildkitAddress string) (*node.Agent, informers.SharedInformerFactory, error) {
+func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineConfig, buildkitAddress string, signer *hostprocess.Signer) (*node.Agent, informers.SharedInformerFactory, error) {
 	cfg, err := cp.Config(c.nodeUser)
 	if err != nil {
 		return nil, nil, err
@@ -215,23 +226,24 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		return nil, nil, err
 	}
 	agent, err := node.New(node.Config{
-		NodeName:        c.nodeName,
-		KubeletListen:   o.KubeletListen,
-		KubeletCertFile: kubeletCert,
-		KubeletKeyFile:  kubeletKey,
-		ClientCAFile:    dir.pki().CACert,
-		ClusterDNS:      c.dnsIP,
-		ClusterDomain:   clusterdns.DefaultDomain,
-		DataDir:         string(dir),
-		APIHost:         apiHost,
-		APIPort:         apiPort,
-		BuildkitHost:    buildkitAddress,
-		LocalGitRoot:    localGitRoot,
-		Client:          client,
-		Pods:            factory.Core().V1().Pods(),
-		Standby:         true,
-		Registry:        c.registries,
-		Network:         cni.Config{Subnet: o.PodSubnet},
+		NodeName:          c.nodeName,
+		KubeletListen:     o.KubeletListen,
+		KubeletCertFile:   kubeletCert,
+		KubeletKeyFile:    kubeletKey,
+		ClientCAFile:      dir.pki().CACert,
+		ClusterDNS:        c.dnsIP,
+		ClusterDomain:     clusterdns.DefaultDomain,
+		DataDir:           string(dir),
+		APIHost:           apiHost,
+		APIPort:           apiPort,
+		BuildkitHost:      buildkitAddress,
+		LocalGitRoot:      localGitRoot,
+		HostProcessSigner: signer,
+		Client:            client,
+		Pods:              factory.Core().V1().Pods(),
+		Standby:           true,
+		Registry:          c.registries,
+		Network:           cni.Config{Subnet: o.PodSubnet},
 	})
 	return agent, factory, err
 }

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
+	"github.com/slipway-dev/slipway/internal/hostprocess"
 )
 
 // ControllerName names the work queue, the event source and the log records.
@@ -64,11 +65,22 @@ type Controller struct {
 	// a cache still showing such a build New must not make it a second pod
 	// (the first may be gone already), nor write the move again.
 	podsCreated sync.Map
+	// signer signs the build pods, which run as host processes of the node.
+	signer *hostprocess.Signer
+}
+
+// Option configures a Controller.
+type Option func(*Controller)
+
+// WithHostProcessSigner signs every build pod with s, as the node requires
+// of a pod it runs as a host process.
+func WithHostProcessSigner(s *hostprocess.Signer) Option {
+	return func(c *Controller) { c.signer = s }
 }
 
 // New returns a build controller writing through builds and kube and
 // watching through informers.
-func New(builds buildclient.Interface, kube kubernetes.Interface, informers Informers) *Controller {
+func New(builds buildclient.Interface, kube kubernetes.Interface, informers Informers, opts ...Option) *Controller {
 	c := &Controller{
 		builds:       builds,
 		kube:         kube,
@@ -86,6 +98,9 @@ func New(builds buildclient.Interface, kube kubernetes.Interface, informers Info
 		queue:    worker.NewQueue(ControllerName),
 		log:      slog.Default().With("controller", ControllerName),
 		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(c)
 	}
 	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
 	_, _ = informers.Builds.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

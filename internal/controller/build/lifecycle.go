@@ -115,6 +115,9 @@ func (c *Controller) start(ctx context.Context, b *buildv1.Build) error {
 	}
 
 	pod, err := BuildPod(b)
+	if err == nil && c.signer != nil {
+		err = c.signer.Sign(pod)
+	}
 	if err != nil {
 		return c.waitNew(ctx, b, buildv1.StatusReasonCannotCreateBuildPodSpec, "Failed to create pod spec.")
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/hostprocess"
 )
 
 // ControllerName names the work queues, the event source and the log records.
@@ -67,11 +68,22 @@ type Controller struct {
 	deployments worker.Queue
 	log         *slog.Logger
 	now         func() time.Time
+	// signer signs deployer pods that run as host processes.
+	signer *hostprocess.Signer
+}
+
+// Option configures a Controller.
+type Option func(*Controller)
+
+// WithHostProcessSigner signs every deployer pod that runs as a host
+// process with s, as the node requires.
+func WithHostProcessSigner(s *hostprocess.Signer) Option {
+	return func(c *Controller) { c.signer = s }
 }
 
 // New returns a DeploymentConfig controller writing through apps and kube
 // and watching through informers.
-func New(apps appsclient.Interface, kube kubernetes.Interface, informers Informers) *Controller {
+func New(apps appsclient.Interface, kube kubernetes.Interface, informers Informers, opts ...Option) *Controller {
 	c := &Controller{
 		apps:      apps,
 		kube:      kube,
@@ -88,6 +100,9 @@ func New(apps appsclient.Interface, kube kubernetes.Interface, informers Informe
 		deployments: worker.NewQueue(ControllerName + "-deployments"),
 		log:         slog.Default().With("controller", ControllerName),
 		now:         time.Now,
+	}
+	for _, o := range opts {
+		o(c)
 	}
 	// AddEventHandler only fails on a stopped informer; the caller starts them after New.
 	_, _ = informers.DeploymentConfigs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/node"
 )
 
 // syncDeployment moves the deployment named by key along with its deployer
@@ -215,6 +216,11 @@ func (c *Controller) createDeployerPod(ctx context.Context, rc *corev1.Replicati
 		return nil, err
 	}
 	pod := DeployerPod(rc, dc)
+	if c.signer != nil && pod.Annotations[node.HostProcessAnnotation] == "true" {
+		if err := c.signer.Sign(pod); err != nil {
+			return nil, err
+		}
+	}
 	created, err := c.kube.CoreV1().Pods(rc.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		existing, getErr := c.kube.CoreV1().Pods(rc.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/hostprocess"
 	"github.com/slipway-dev/slipway/internal/node"
 	dcregistry "github.com/slipway-dev/slipway/internal/registry/apps/deploymentconfig"
 )
@@ -70,7 +71,7 @@ func DeployerPod(rc *corev1.ReplicationController, dc *appsv1.DeploymentConfig) 
 		}
 	}
 	for k, v := range strategy.Annotations {
-		if _, ok := annotations[k]; !ok {
+		if _, ok := annotations[k]; !ok && !hostProcessKey(k) {
 			annotations[k] = v
 		}
 	}
@@ -105,4 +106,11 @@ func DeployerPod(rc *corev1.ReplicationController, dc *appsv1.DeploymentConfig) 
 		pod.Spec.ImagePullSecrets = t.Spec.ImagePullSecrets
 	}
 	return pod
+}
+
+// hostProcessKey tells the annotations only Slipway's controllers set: a
+// strategy's annotations never make a deployer (a Custom strategy's image,
+// command and environment) run as a host process.
+func hostProcessKey(k string) bool {
+	return k == node.HostProcessAnnotation || k == hostprocess.SignatureAnnotation
 }
