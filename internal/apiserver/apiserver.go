@@ -177,7 +177,7 @@ func New(c Config) (*Server, error) {
 	if registries == nil {
 		registries = image.NewClient(image.Options{UserAgent: "slipway"})
 	}
-	if err := installAPIGroups(generic, optsGetter, kubeConfig, client, c.RegistryHostname, registries); err != nil {
+	if err := installAPIGroups(generic, optsGetter, kubeConfig, client, config.Authorization.Authorizer, c.RegistryHostname, registries); err != nil {
 		return nil, err
 	}
 	generic.Handler.NonGoRestfulMux.Handle(imagelookup.WebhookPath, imageLookup)

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -30,8 +31,10 @@ import (
 
 // installAPIGroups installs every /apis group the OpenShift API server
 // serves. kubeConfig and kube reach the kube-apiserver (as this server's
-// own identity), for what OpenShift's resources read of Kubernetes'.
-func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, kubeConfig *restclient.Config, kube kubernetes.Interface, registryHostname string, registries *image.Client) error {
+// own identity), for what OpenShift's resources read of Kubernetes'; authz
+// is the server's (delegated) authorizer, for the checks a write makes on
+// the requester's behalf elsewhere (a tag of another project's image).
+func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, kubeConfig *restclient.Config, kube kubernetes.Interface, authz authorizer.Authorizer, registryHostname string, registries *image.Client) error {
 	projects, err := projectregistry.NewStorage(projectstore.ClientNamespaces(kube.CoreV1().Namespaces()), defaultServiceAccounts(kube))
 	if err != nil {
 		return fmt.Errorf("project storage: %w", err)
@@ -42,7 +45,8 @@ func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.R
 	}
 	images, err := imagegroup.NewStorage(optsGetter, registryHostname,
 		imagegroup.WithSecrets(imagestreamsecrets.FromClient(kube.CoreV1())),
-		imagegroup.WithImporter(registries))
+		imagegroup.WithImporter(registries),
+		imagegroup.WithAuthorizer(authz))
 	if err != nil {
 		return fmt.Errorf("image storage: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	imagev1 "github.com/openshift/api/image/v1"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -269,4 +271,58 @@ func serverWithNamespace(t *testing.T, ns string) (*testserver.Server, kubernete
 		t.Fatal("no default service account:", err)
 	}
 	return s, admin
+}
+
+// TestCrossProjectTagNeedsReadAccess reproduces an attack: a project's
+// editor tags another project's image into its own stream (from
+// ImageStreamTag victim/app:latest) and gets its metadata and pull spec.
+// As OpenShift, the requester must be allowed imagestreams/layers in the
+// source namespace (system:image-puller gives it).
+func TestCrossProjectTagNeedsReadAccess(t *testing.T) {
+	const ns, victim = "attacker", "victim"
+	s, admin := serverWithNamespace(t, ns)
+	ctx := context.Background()
+	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: victim}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	adminImages := imageclient.NewForConfigOrDie(s.Admin).ImageV1()
+	secret := &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "app"}, Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
+		Name: "latest", Reference: true, From: &corev1.ObjectReference{Kind: "DockerImage", Name: "registry.victim.example/secret/app@sha256:" + strings.Repeat("a", 64)},
+	}}}}
+	if _, err := adminImages.ImageStreams(victim).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	images := imageclient.NewForConfigOrDie(editorConfig(t, s, admin, ns)).ImageV1()
+	steal := func(name string) (*imagev1.ImageStream, error) {
+		return images.ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
+			Name: "latest", From: &corev1.ObjectReference{Kind: "ImageStreamTag", Namespace: victim, Name: "app:latest"},
+		}}}}, metav1.CreateOptions{})
+	}
+	eventuallyAllowed(t, func() error {
+		_, err := images.ImageStreams(ns).List(ctx, metav1.ListOptions{})
+		return err
+	})
+	if got, err := steal("loot"); err == nil {
+		t.Fatalf("an editor tagged another project's image into its stream: %+v", got.Status.Tags)
+	} else if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), victim+"/app") {
+		t.Fatalf("tagging another project's image: %v; want it refused naming %s/app", err, victim)
+	}
+	// Given pull rights in the victim's project, the same tag is fine.
+	puller := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "attacker-puller", Namespace: victim},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:image-puller"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: ns}},
+	}
+	if _, err := admin.RbacV1().RoleBindings(victim).Create(ctx, puller, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var shared *imagev1.ImageStream
+	eventuallyAllowed(t, func() error {
+		var err error
+		shared, err = steal("shared")
+		return err
+	})
+	if len(shared.Status.Tags) != 1 || len(shared.Status.Tags[0].Items) != 1 {
+		t.Errorf("the allowed tag was not resolved: %+v", shared.Status.Tags)
+	}
 }

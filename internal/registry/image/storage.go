@@ -5,6 +5,7 @@ package imagegroup
 import (
 	"fmt"
 
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 
@@ -23,6 +24,14 @@ type Option func(*options)
 type options struct {
 	secrets  imagestreamsecrets.SecretsGetter
 	importer imagestreamimport.Importer
+	authz    authorizer.Authorizer
+}
+
+// WithAuthorizer makes a spec tag that points into another namespace need
+// the requester's right to read that image stream's layers, as OpenShift
+// checks it. Without it, such tags are resolved for anyone.
+func WithAuthorizer(a authorizer.Authorizer) Option {
+	return func(o *options) { o.authz = a }
 }
 
 // WithSecrets gives the group a way to read a namespace's secrets, e.g.
@@ -55,6 +64,9 @@ func NewStorage(optsGetter generic.RESTOptionsGetter, registryHostname string, o
 	streams, err := imagestream.NewREST(optsGetter, registryHostname)
 	if err != nil {
 		return nil, fmt.Errorf("imagestreams storage: %w", err)
+	}
+	if o.authz != nil {
+		streams.ImageStream.Strategy.SetAuthorizer(o.authz)
 	}
 	storage := map[string]rest.Storage{
 		"images":              images,

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
@@ -35,6 +36,9 @@ type Strategy struct {
 	// once the store exists (the store needs the strategy first); nil
 	// leaves such tags to be resolved on a later write.
 	streams StreamGetter
+	// authz decides whether a requester may read the source of a spec tag
+	// in another namespace; nil allows everyone.
+	authz authorizer.Authorizer
 	// now stamps new tag events; tests replace it.
 	now func() metav1.Time
 }
@@ -47,6 +51,12 @@ func NewStrategy(registryHostname string) *Strategy {
 		registryHostname: registryHostname,
 		now:              metav1.Now,
 	}
+}
+
+// SetAuthorizer makes spec tags that point into another namespace need
+// the requester's get on imagestreams/layers of the source stream there.
+func (s *Strategy) SetAuthorizer(a authorizer.Authorizer) {
+	s.authz = a
 }
 
 // SetStreamGetter gives the strategy a way to read other image streams, used
