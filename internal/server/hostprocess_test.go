@@ -228,6 +228,9 @@ func TestPodSecurityBaselineByDefault(t *testing.T) {
 		},
 		"privileged":  {Containers: []corev1.Container{{Name: "x", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &privileged}}}},
 		"hostnetwork": {HostNetwork: true, Containers: []corev1.Container{{Name: "x", Image: "busybox"}}},
+		// A host port DNATs the host's traffic to it (the internal
+		// registry's, with the tokens pushes carry).
+		"hostport": {Containers: []corev1.Container{{Name: "x", Image: "busybox", Ports: []corev1.ContainerPort{{ContainerPort: 5000, HostPort: 5000}}}}},
 	}
 	for name, spec := range pods {
 		_, err := admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}, metav1.CreateOptions{})
