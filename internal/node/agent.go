@@ -73,6 +73,11 @@ type Config struct {
 	// spec.nodeName=<NodeName>, as the kubelet's); pods bound elsewhere are
 	// ignored anyway. Its factory is started by the caller.
 	Pods coreinformers.PodInformer
+	// ReservedHostPorts are the server's own listening ports (its API, the
+	// registry, etcd, ...): a pod's hostPort may not take one, as its DNAT
+	// would capture the server's traffic (pushes with their tokens). The
+	// kubelet API's port is reserved too.
+	ReservedHostPorts []int32
 	// HostProcessSigner checks that a host-process pod is one Slipway's
 	// controllers made (hostprocess.Signer); without it no pod runs as a
 	// host process.
@@ -141,6 +146,9 @@ type Agent struct {
 	log      *slog.Logger
 	// node registers the Node and reports its status and Lease.
 	node *nodeReporter
+	// reserved are the host ports pods may not take (ReservedHostPorts and
+	// the kubelet API's).
+	reserved *portSet
 
 	mu      sync.Mutex
 	running map[string]*podRun // by namespace/name
@@ -205,6 +213,7 @@ func New(cfg Config) (*Agent, error) {
 		synced:   cfg.Pods.Informer().HasSynced,
 		logs:     podlogs.Dir(cfg.DataDir),
 		runtimes: []Runtime{host},
+		reserved: newPortSet(cfg.ReservedHostPorts),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: AgentName},
@@ -218,7 +227,7 @@ func New(cfg Config) (*Agent, error) {
 	case os.Geteuid() != 0:
 		a.log.Warn("not root: application pods will not run (runc needs root)")
 	default:
-		rc, err := newRuncRuntime(cfg, a.log)
+		rc, err := newRuncRuntime(cfg, a.reserved, a.log)
 		if err != nil {
 			// Build pods still run; application pods wait.
 			a.log.Error("application pods will not run", "error", err)
@@ -267,6 +276,7 @@ func (a *Agent) Run(ctx context.Context, workers int) error {
 		// The port bound, which the Node advertises (KubeletListen may ask
 		// for any free one).
 		a.node.port = int32(l.Addr().(*net.TCPAddr).Port)
+		a.reserved.add(a.node.port)
 		go func() {
 			if err := srv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.log.Error("kubelet API stopped", "error", err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -86,10 +87,38 @@ type runcRuntime struct {
 	hostIP             string
 	// clusterDNS and clusterDomain are the pods' resolver (ClusterFirst).
 	clusterDNS, clusterDomain string
-	log                       *slog.Logger
+	// reserved are host ports no pod may take.
+	reserved *portSet
+	log      *slog.Logger
 }
 
-func newRuncRuntime(cfg Config, log *slog.Logger) (*runcRuntime, error) {
+// portSet is a set of TCP/UDP port numbers, safe for concurrent use.
+type portSet struct {
+	mu    sync.Mutex
+	ports map[int32]bool
+}
+
+func newPortSet(ports []int32) *portSet {
+	s := &portSet{ports: map[int32]bool{}}
+	for _, p := range ports {
+		s.add(p)
+	}
+	return s
+}
+
+func (s *portSet) add(p int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ports[p] = true
+}
+
+func (s *portSet) has(p int32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ports[p]
+}
+
+func newRuncRuntime(cfg Config, reserved *portSet, log *slog.Logger) (*runcRuntime, error) {
 	binary := cfg.RuncBinary
 	if binary == "" {
 		binary = "runc"
@@ -118,7 +147,7 @@ func newRuncRuntime(cfg Config, log *slog.Logger) (*runcRuntime, error) {
 		binary: path, root: filepath.Join(cfg.DataDir, "runc"),
 		bundles: filepath.Join(cfg.DataDir, "containers"), sandboxes: filepath.Join(cfg.DataDir, "sandboxes"),
 		images: images, network: network, client: cfg.Client, hostIP: cfg.HostIP, log: log,
-		clusterDNS: cfg.ClusterDNS, clusterDomain: cfg.ClusterDomain,
+		clusterDNS: cfg.ClusterDNS, clusterDomain: cfg.ClusterDomain, reserved: reserved,
 	}
 	for _, d := range []string{r.root, r.bundles, r.sandboxes} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -158,6 +187,9 @@ func (r *runcRuntime) Prepare(ctx context.Context, pod *corev1.Pod, files podFil
 		for _, p := range c.Ports {
 			if p.HostPort == 0 {
 				continue
+			}
+			if r.reserved.has(p.HostPort) {
+				return nil, fmt.Errorf("container %q: hostPort %d is one of the server's own ports (its traffic would go to this pod); choose another", c.Name, p.HostPort)
 			}
 			sb.Attach.Ports = append(sb.Attach.Ports, cni.PortMapping{HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: string(p.Protocol), HostIP: p.HostIP})
 		}

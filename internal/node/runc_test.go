@@ -42,8 +42,12 @@ func runcConfig(t *testing.T, api *testAPI, dataDir string) Config {
 	cfg.DisableRunc = false
 	cfg.Network = testNetwork
 	cfg.RestartBackoff, cfg.MaxRestartBackoff = 500*time.Millisecond, 2*time.Second
+	cfg.ReservedHostPorts = []int32{reservedTestPort}
 	return cfg
 }
+
+// reservedTestPort stands for one of the server's own ports.
+const reservedTestPort = 4999
 
 // startRuncAgent runs an agent with the runc runtime on dataDir, as the
 // node of rc's identity; the returned function stops it (as the server
@@ -307,6 +311,22 @@ func TestRuncPods(t *testing.T) {
 			t.Errorf("drop ALL, add NET_BIND_SERVICE: CapEff %#x, Seccomp %q; want %#x and mode 2", caps, mode, netBindService)
 		}
 		deletePodAndWait(t, api, dataDir, "caps")
+	})
+
+	t.Run("a hostPort may not take the server's own ports", func(t *testing.T) {
+		// The attack: hostPort 5000 DNATs the host's connections to the
+		// internal registry (pushes with their tokens) to the pod.
+		pod := appPod("grab", busybox, "exec sleep 1000")
+		pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: reservedTestPort}}
+		createPod(t, api, pod)
+		p := waitForPod(t, api, "grab", 30*time.Second, func(p *corev1.Pod) bool {
+			return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+				strings.Contains(p.Status.ContainerStatuses[0].State.Waiting.Message, "server's own ports")
+		})
+		if p.Status.PodIP != "" || p.Status.ContainerStatuses[0].State.Running != nil {
+			t.Errorf("the pod got a sandbox: %+v", p.Status)
+		}
+		deletePodAndWait(t, api, dataDir, "grab")
 	})
 
 	t.Run("a subPath link to / in an emptyDir stays in the volume", func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync/atomic"
 
 	"log/slog"
@@ -296,6 +298,7 @@ func Run(ctx context.Context, o Options) error {
 		if err := startPipeline(ctx, o, dir, cp, pipelineConfig{
 			nodeName: nodeName, nodeUser: nodeUser, caBundle: caBundle, registries: registries,
 			notifications: notifications, agentStopped: agentStopped, ca: ca, dnsIP: dnsIP,
+			reservedPorts: listeningPorts(append([]string{o.Listen, o.RegistryListen, openshiftListener.Addr().String()}, etcdServers...)),
 		}); err != nil {
 			return err
 		}
@@ -407,4 +410,21 @@ func registryClient(o Options) (*image.Client, error) {
 		RootCAs:            roots,
 		UserAgent:          "slipway",
 	}), nil
+}
+
+// listeningPorts are the ports of the server's own listeners (host:port
+// addresses or URLs); a pod's hostPort may not take one.
+func listeningPorts(addresses []string) []int32 {
+	var ports []int32
+	for _, a := range addresses {
+		if u, err := url.Parse(a); err == nil && u.Host != "" {
+			a = u.Host
+		}
+		if _, p, err := net.SplitHostPort(a); err == nil {
+			if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
+				ports = append(ports, int32(n))
+			}
+		}
+	}
+	return ports
 }

@@ -47,6 +47,9 @@ type pipelineConfig struct {
 	notifications      *handlerSlot
 	// dnsIP is the cluster DNS server's address (the kube-dns Service's).
 	dnsIP string
+	// reservedPorts are the server's own listening ports, no pod's
+	// hostPort.
+	reservedPorts []int32
 	// agentStopped is closed once the node agent has stopped its pods.
 	agentStopped chan struct{}
 }
@@ -239,6 +242,7 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		BuildkitHost:      buildkitAddress,
 		LocalGitRoot:      localGitRoot,
 		HostProcessSigner: signer,
+		ReservedHostPorts: c.reservedPorts,
 		Client:            client,
 		Pods:              factory.Core().V1().Pods(),
 		Standby:           true,

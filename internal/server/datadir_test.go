@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -83,5 +84,15 @@ func TestPrepareClosesTheDataDir(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o700 {
 		t.Errorf("data directory mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+// TestListeningPorts: the ports a pod's hostPort may not take, from the
+// server's listen addresses and etcd's URLs.
+func TestListeningPorts(t *testing.T) {
+	got := listeningPorts([]string{"127.0.0.1:8443", ":5000", "https://127.0.0.1:2379", "[::1]:6443", "no-port", "https://etcd.example"})
+	want := []int32{8443, 5000, 2379, 6443}
+	if !slices.Equal(got, want) {
+		t.Errorf("listeningPorts = %v, want %v", got, want)
 	}
 }
