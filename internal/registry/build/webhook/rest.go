@@ -108,9 +108,14 @@ func (r *REST) serve(ctx context.Context, namespace, name, secret, hookType stri
 	if trigger == nil {
 		return nil, unauthorized
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxPayload))
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxPayload+1))
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("reading the webhook payload: %v", err))
+	}
+	if len(body) > maxPayload {
+		// Cut short, it would parse as nothing and build the configured
+		// ref, which is not what the sender asked for.
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the webhook payload is over %d MiB", maxPayload>>20))
 	}
 	event, err := parse(req.Header, body, trigger)
 	if err != nil {

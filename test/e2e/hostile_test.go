@@ -1,0 +1,363 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	buildv1 "github.com/openshift/api/build/v1"
+	imagev1 "github.com/openshift/api/image/v1"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/slipway-dev/slipway/internal/builder/build/buildtest"
+)
+
+// TestHostileInputs is the catalogue of inputs a project, a git server, a
+// registry or a webhook sender may throw at Slipway, run on one server:
+// each gets a clear error, nothing is lost, and at the end no secret of
+// the run appears in the server's log, an event or a build's status.
+func TestHostileInputs(t *testing.T) {
+	b := startBuildServer(t)
+	c := b.c
+	ctx := context.Background()
+	const ns = "hostile"
+	c.run("new-project", ns)
+	c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+hubPassword)
+	c.run("create", "secret", "generic", "hook", "--from-literal=WebHookSecretKey=hook-secret-value")
+	c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	raw := func(t *testing.T, method, path, contentType string, body io.Reader) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, b.url()+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+b.adminToken())
+		req.Header.Set("Content-Type", contentType)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return resp.StatusCode, string(data)
+	}
+	bcPath := "/apis/build.openshift.io/v1/namespaces/" + ns + "/buildconfigs"
+
+	// Objects: malformed, oversized, nested, or naming paths out of their
+	// source. Each is refused with the status and words a user can act on,
+	// and nothing is stored.
+	for _, tc := range []struct {
+		name, path, contentType string
+		body                    func() io.Reader
+		status                  int
+		says                    string
+	}{
+		{"malformed JSON", bcPath, "application/json", text(`{"kind":"BuildConfig",`), http.StatusBadRequest, "unexpected"},
+		{"malformed YAML", bcPath, "application/yaml", text("kind: BuildConfig\n  spec: [\n"), http.StatusBadRequest, "yaml"},
+		{"JSON that is not an object", bcPath, "application/json", text(`[1,2,3]`), http.StatusBadRequest, "cannot unmarshal"},
+		{"wrong kind for the resource", bcPath, "application/json", text(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"}}`), http.StatusBadRequest, "Pod"},
+		{"10 MB config map", "/api/v1/namespaces/" + ns + "/configmaps", "application/json", func() io.Reader {
+			return text(fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"x":%q}}`, strings.Repeat("x", 10<<20)))()
+		}, http.StatusRequestEntityTooLarge, "too large"},
+		{"4 MB build config", bcPath, "application/json", func() io.Reader {
+			return text(fmt.Sprintf(`{"apiVersion":"build.openshift.io/v1","kind":"BuildConfig","metadata":{"name":"big","annotations":{"x":%q}},"spec":{"strategy":{"type":"Docker","dockerStrategy":{}},"source":{"type":"Dockerfile","dockerfile":"FROM scratch"}}}`, strings.Repeat("x", 4<<20)))()
+		}, http.StatusRequestEntityTooLarge, "too large"},
+		{"deeply nested JSON", bcPath, "application/json", func() io.Reader {
+			return text(`{"apiVersion":"build.openshift.io/v1","kind":"BuildConfig","metadata":{"name":"deep"},"spec":` + strings.Repeat(`{"a":`, 100000) + `1` + strings.Repeat(`}`, 100000) + `}`)()
+		}, http.StatusBadRequest, "depth"},
+		{"context dir out of the source", bcPath, "application/json", text(`{"apiVersion":"build.openshift.io/v1","kind":"BuildConfig","metadata":{"name":"escape"},"spec":{"source":{"type":"Git","git":{"uri":"https://git.example/x.git"},"contextDir":"../../etc"},"strategy":{"type":"Docker","dockerStrategy":{}}}}`), http.StatusUnprocessableEntity, "spec.source.contextDir"},
+		{"git URI that is an option", bcPath, "application/json", text(`{"apiVersion":"build.openshift.io/v1","kind":"BuildConfig","metadata":{"name":"opt"},"spec":{"source":{"type":"Git","git":{"uri":"--upload-pack=touch /tmp/x"}},"strategy":{"type":"Docker","dockerStrategy":{}}}}`), http.StatusUnprocessableEntity, "spec.source.git.uri"},
+		{"image stream tag from an invalid reference", "/apis/image.openshift.io/v1/namespaces/" + ns + "/imagestreams", "application/json", text(`{"apiVersion":"image.openshift.io/v1","kind":"ImageStream","metadata":{"name":"bad"},"spec":{"tags":[{"name":"x","from":{"kind":"DockerImage","name":"UPPER/Case::bad"}}]}}`), http.StatusUnprocessableEntity, "spec.tags[0].from.name"},
+	} {
+		t.Run("object/"+tc.name, func(t *testing.T) {
+			status, body := raw(t, http.MethodPost, tc.path, tc.contentType, tc.body())
+			if status != tc.status || !strings.Contains(strings.ToLower(body), strings.ToLower(tc.says)) {
+				t.Errorf("HTTP %d %s; want %d saying %q", status, trim(body), tc.status, tc.says)
+			}
+		})
+	}
+	if names := b.buildNames(t, ns); len(names) != 0 {
+		t.Errorf("refused objects left builds: %v", names)
+	}
+	if list, err := b.builds.BuildV1().BuildConfigs(ns).List(ctx, metav1.ListOptions{}); err != nil || len(list.Items) != 0 {
+		t.Errorf("refused build configs were stored: %v, %v", list, err)
+	}
+
+	// Webhooks come from outside: not JSON, too large, for an unknown
+	// branch, with a commit that is an option.
+	hookBC := dockerBC("hooked", "https://git.example/time.git", "", "", b.busybox, nil, "")
+	hookBC.Spec.Triggers = []buildv1.BuildTriggerPolicy{{Type: buildv1.GenericWebHookBuildTriggerType,
+		GenericWebHook: &buildv1.WebHookTrigger{SecretReference: &buildv1.SecretLocalReference{Name: "hook"}}}}
+	if _, err := b.builds.BuildV1().BuildConfigs(ns).Create(ctx, hookBC, createOpts); err != nil {
+		t.Fatal(err)
+	}
+	hookBC.Spec.Triggers = append(hookBC.Spec.Triggers, buildv1.BuildTriggerPolicy{Type: buildv1.GitHubWebHookBuildTriggerType,
+		GitHubWebHook: &buildv1.WebHookTrigger{SecretReference: &buildv1.SecretLocalReference{Name: "hook"}}})
+	if _, err := b.builds.BuildV1().BuildConfigs(ns).Update(ctx, withLatest(t, b, ns, hookBC), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	jsonHeader := map[string]string{"Content-Type": "application/json"}
+	github := map[string]string{"Content-Type": "application/json", "X-GitHub-Event": "push"}
+	for _, tc := range []struct {
+		name, kind, body string
+		headers          map[string]string
+		status           int
+		says             string
+	}{
+		{"GitHub push that is not JSON", "github", "this is not json", github, http.StatusBadRequest, "parsing the GitHub push event"},
+		{"GitHub push not sent as JSON", "github", `{"ref":"refs/heads/main"}`, map[string]string{"Content-Type": "text/plain", "X-GitHub-Event": "push"}, http.StatusBadRequest, "non-json content type"},
+		{"generic payload over 10 MiB", "generic", `{"git":{"ref":"main","message":"` + strings.Repeat("x", 11<<20) + `"}}`, jsonHeader, http.StatusRequestEntityTooLarge, "over 10 MiB"},
+		{"GitHub push to another branch", "github", `{"ref":"refs/heads/nobranch","head_commit":{"id":"0123456789abcdef0123456789abcdef01234567"}}`, github, http.StatusOK, "nobranch"},
+	} {
+		t.Run("webhook/"+tc.name, func(t *testing.T) {
+			status, body := b.webhook(t, ns, "hooked", "hook-secret-value", tc.kind, tc.body, tc.headers)
+			if status != tc.status || !strings.Contains(strings.ToLower(body), strings.ToLower(tc.says)) {
+				t.Errorf("HTTP %d %s; want %d saying %q", status, trim(body), tc.status, tc.says)
+			}
+		})
+	}
+	if names := b.buildNames(t, ns); len(names) != 0 {
+		t.Errorf("refused webhooks started builds: %v", names)
+	}
+	// As OpenShift, a generic payload that does not parse still builds
+	// the configured ref.
+	t.Run("webhook/generic payload that is not JSON", func(t *testing.T) {
+		status, body := b.webhook(t, ns, "hooked", "hook-secret-value", "generic", "this is not json", jsonHeader)
+		if status != http.StatusOK || buildNameIn(body) == "" {
+			t.Errorf("HTTP %d %s; want a build of the configured ref", status, trim(body))
+		}
+	})
+	t.Run("webhook/commit that is an option", func(t *testing.T) {
+		marker := filepath.Join(t.TempDir(), "pwned")
+		status, body := b.webhook(t, ns, "hooked", "hook-secret-value", "generic",
+			fmt.Sprintf(`{"git":{"ref":"main","commit":"--upload-pack=touch %s"}}`, marker), jsonHeader)
+		if status == http.StatusOK {
+			name := buildNameIn(body)
+			got := b.waitBuild(t, ns, name, 2*time.Minute)
+			if got.Status.Phase != buildv1.BuildPhaseFailed || got.Status.Reason != buildv1.StatusReasonFetchSourceFailed {
+				t.Errorf("%s: %s %s %q; want Failed, FetchSourceFailed", name, got.Status.Phase, got.Status.Reason, got.Status.Message)
+			}
+		} else if status != http.StatusBadRequest && status != http.StatusUnprocessableEntity {
+			t.Errorf("HTTP %d %s; want the commit refused (400/422) or a build that fails to fetch", status, trim(body))
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatal("the commit ran as a git option")
+		}
+	})
+
+	// Dockerfiles and archives a project uploads: each build fails with
+	// DockerBuildFailed (or the source's reason) and a message naming what
+	// is wrong.
+	binaryBC := func(name string) {
+		t.Helper()
+		bc := dockerBC(name, "", "", "", b.busybox, nil, "")
+		bc.Spec.Source = buildv1.BuildSource{Type: buildv1.BuildSourceBinary, Binary: &buildv1.BinaryBuildSource{}}
+		bc.Spec.Triggers = nil
+		if _, err := b.builds.BuildV1().BuildConfigs(ns).Create(ctx, bc, createOpts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		dockerfile string
+		reason     buildv1.StatusReason
+		says       string
+	}{
+		{"unknown instruction", "FROM busybox\nFLY away\n", buildv1.StatusReasonDockerBuildFailed, "unknown instruction"},
+		{"syntax error", "FROM busybox\nRUN [\"unterminated\n", buildv1.StatusReasonDockerBuildFailed, "Dockerfile"},
+		{"ADD from outside the context", "FROM busybox\nADD ../../../etc/passwd /x\n", buildv1.StatusReasonDockerBuildFailed, "passwd"},
+		// Not a stage: an image named nowhere, which no registry has.
+		{"COPY from a missing stage", "FROM busybox\nCOPY --from=nowhere /a /b\n", buildv1.StatusReasonPullBuilderImageFailed, "nowhere"},
+		{"empty Dockerfile", "", buildv1.StatusReasonManageDockerfileFailed, "Dockerfile"},
+	} {
+		t.Run("dockerfile/"+tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")
+			binaryBC(name)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "Dockerfile"), tc.dockerfile)
+			_, _, _ = c.exec(nil, "start-build", name, "--from-dir", dir, "--wait")
+			got := b.waitBuild(t, ns, name+"-1", 2*time.Minute)
+			if got.Status.Phase != buildv1.BuildPhaseFailed || got.Status.Reason != tc.reason || !strings.Contains(got.Status.Message+b.buildLog(ns, name+"-1"), tc.says) {
+				t.Errorf("%s-1: %s %s %q; want Failed, %s, saying %q\n%s", name, got.Status.Phase, got.Status.Reason, got.Status.Message, tc.reason, tc.says, b.buildLog(ns, name+"-1"))
+			}
+		})
+	}
+	t.Run("archive/entries out of the work directory", func(t *testing.T) {
+		binaryBC("tarslip")
+		outside := filepath.Join(t.TempDir(), "slipped")
+		archive := filepath.Join(t.TempDir(), "a.tar")
+		writeFile(t, archive, string(tarOf(t, map[string]string{
+			"Dockerfile":    "FROM busybox\n",
+			"../../slipped": "x",
+			outside:         "x",
+		})))
+		_, _, _ = c.exec(nil, "start-build", "tarslip", "--from-archive", archive, "--wait")
+		got := b.waitBuild(t, ns, "tarslip-1", 2*time.Minute)
+		if got.Status.Phase != buildv1.BuildPhaseFailed || !strings.Contains(got.Status.Message+b.buildLog(ns, "tarslip-1"), "..") {
+			t.Errorf("tarslip-1: %s %s %q; want it failed naming the entry", got.Status.Phase, got.Status.Reason, got.Status.Message)
+		}
+		if _, err := os.Stat(outside); err == nil {
+			t.Fatal("an archive entry was written outside the work directory")
+		}
+	})
+
+	// Registries that misbehave: one that accepts and never answers, one
+	// whose certificate no CA here signed. Imports end with the reason
+	// within their timeout; nothing hangs.
+	images := imageclient.NewForConfigOrDie(b.restConfig()).ImageV1()
+	stall, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stall.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			conn, err := stall.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	untrusted := buildtest.StartRegistry(t, hubUser, hubPassword)
+	for _, tc := range []struct{ name, from, says string }{
+		{"a registry that never answers", stall.Addr().String() + "/x/y:latest", "timeout"},
+		{"a certificate no CA here signed", untrusted.Host + "/veer/app:latest", "certificate"},
+	} {
+		t.Run("registry/"+tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")
+			start := time.Now()
+			isi, err := images.ImageStreamImports(ns).Create(ctx, &imagev1.ImageStreamImport{
+				ObjectMeta: metav1.ObjectMeta{Name: name},
+				Spec: imagev1.ImageStreamImportSpec{Import: true, Images: []imagev1.ImageImportSpec{{
+					From: corev1.ObjectReference{Kind: "DockerImage", Name: tc.from}, To: &corev1.LocalObjectReference{Name: "latest"},
+				}}},
+			}, createOpts)
+			if time.Since(start) > 90*time.Second {
+				t.Errorf("the import took %s", time.Since(start))
+			}
+			if err != nil {
+				if !strings.Contains(strings.ToLower(err.Error()), tc.says) {
+					t.Errorf("import: %v; want it to say %q", err, tc.says)
+				}
+				return
+			}
+			st := isi.Status.Images[0].Status
+			if st.Status != metav1.StatusFailure || !strings.Contains(strings.ToLower(st.Message), tc.says) {
+				t.Errorf("import status %s %q; want a failure saying %q", st.Status, st.Message, tc.says)
+			}
+		})
+	}
+
+	// Nothing of the secrets used above leaks: not the registry password,
+	// the webhook secret or a service account token, in the server's log,
+	// an event, or a build's status.
+	t.Run("no secret in logs, events or statuses", func(t *testing.T) {
+		secrets := []string{hubPassword, "hook-secret-value"}
+		tokens, err := b.kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range tokens.Items {
+			if tok := string(s.Data[corev1.ServiceAccountTokenKey]); tok != "" {
+				secrets = append(secrets, tok)
+			}
+		}
+		var seen strings.Builder
+		seen.WriteString(b.logs.String())
+		events, err := b.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events.Items {
+			seen.WriteString(e.Message + "\n")
+		}
+		builds, err := b.builds.BuildV1().Builds(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bd := range builds.Items {
+			seen.WriteString(bd.Status.Message + "\n" + bd.Status.LogSnippet + "\n" + b.buildLog(ns, bd.Name))
+		}
+		for _, s := range secrets {
+			if strings.Contains(seen.String(), s) {
+				t.Errorf("a secret (%d bytes) appears in the server's log, an event or a build", len(s))
+			}
+		}
+	})
+	if _, err := b.kube.CoreV1().Secrets(ns).Get(ctx, "dockerhub", getOpts); apierrors.IsNotFound(err) {
+		t.Error("the project lost its secret")
+	}
+}
+
+func text(s string) func() io.Reader { return func() io.Reader { return strings.NewReader(s) } }
+
+// trim shortens an answer for an error message.
+func trim(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+// buildNameIn finds the build's name in an instantiate or webhook answer.
+func buildNameIn(body string) string {
+	_, rest, ok := strings.Cut(body, `"name":"`)
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, `"`)
+	return name
+}
+
+// tarOf is an uncompressed tar of files, in map order, entries named as
+// given (even ../ or absolute ones).
+func tarOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, content := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// withLatest is bc with the resourceVersion of the stored one, for an update.
+func withLatest(t *testing.T, b *buildServer, ns string, bc *buildv1.BuildConfig) *buildv1.BuildConfig {
+	t.Helper()
+	stored, err := b.builds.BuildV1().BuildConfigs(ns).Get(context.Background(), bc.Name, getOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc.ResourceVersion = stored.ResourceVersion
+	return bc
+}
