@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/slipway-dev/slipway/internal/admission/imageaccess"
 	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/podlogs"
@@ -164,7 +165,7 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	config.AdmissionControl = admission.NewChainHandler(namespaceLifecycle, imageLookup)
+	config.AdmissionControl = admission.NewChainHandler(namespaceLifecycle, imageLookup, imageaccess.New(config.Authorization.Authorizer))
 	generic, err := config.Complete().New("slipway-openshift-apiserver", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return nil, err

@@ -114,6 +114,9 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	if err := apply(ctx, client.RbacV1().ClusterRoleBindings(), webhookBinding); err != nil {
 		return err
 	}
+	if err := apply(ctx, client.RbacV1().RoleBindings("openshift"), sharedResourceViewers()); err != nil {
+		return err
+	}
 	// The cluster DNS server (internal/clusterdns) answers on kube-dns's
 	// cluster IP; the Service reserves it and names it, as on a cluster.
 	kubeDNS := &corev1.Service{

@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "github.com/openshift/api/apps/v1"
+	buildv1 "github.com/openshift/api/build/v1"
 	imagev1 "github.com/openshift/api/image/v1"
+	appsclient "github.com/openshift/client-go/apps/clientset/versioned"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -295,7 +299,8 @@ func TestCrossProjectTagNeedsReadAccess(t *testing.T) {
 	if _, err := adminImages.ImageStreams(victim).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	images := imageclient.NewForConfigOrDie(editorConfig(t, s, admin, ns)).ImageV1()
+	editorCfg := editorConfig(t, s, admin, ns)
+	images := imageclient.NewForConfigOrDie(editorCfg).ImageV1()
 	steal := func(name string) (*imagev1.ImageStream, error) {
 		return images.ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
 			Name: "latest", From: &corev1.ObjectReference{Kind: "ImageStreamTag", Namespace: victim, Name: "app:latest"},
@@ -310,6 +315,26 @@ func TestCrossProjectTagNeedsReadAccess(t *testing.T) {
 	} else if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), victim+"/app") {
 		t.Fatalf("tagging another project's image: %v; want it refused naming %s/app", err, victim)
 	}
+	// Builds and rollouts that follow the victim's image are refused too.
+	victimTag := &corev1.ObjectReference{Kind: "ImageStreamTag", Namespace: victim, Name: "app:latest"}
+	bc := &buildv1.BuildConfig{ObjectMeta: metav1.ObjectMeta{Name: "follow"}, Spec: buildv1.BuildConfigSpec{CommonSpec: buildv1.CommonSpec{
+		Source:   buildv1.BuildSource{Type: buildv1.BuildSourceDockerfile, Dockerfile: ptrString("FROM scratch")},
+		Strategy: buildv1.BuildStrategy{Type: buildv1.DockerBuildStrategyType, DockerStrategy: &buildv1.DockerBuildStrategy{From: victimTag}},
+	}}}
+	if _, err := buildclient.NewForConfigOrDie(editorCfg).BuildV1().BuildConfigs(ns).Create(ctx, bc, metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), victim+"/app") {
+		t.Errorf("a build config from another project's image: %v; want 403 naming %s/app", err, victim)
+	}
+	dc := &appsv1.DeploymentConfig{ObjectMeta: metav1.ObjectMeta{Name: "follow"}, Spec: appsv1.DeploymentConfigSpec{
+		Replicas: 1, Selector: map[string]string{"app": "follow"},
+		Template: &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "follow"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}},
+		Triggers: appsv1.DeploymentTriggerPolicies{{Type: appsv1.DeploymentTriggerOnImageChange, ImageChangeParams: &appsv1.DeploymentTriggerImageChangeParams{
+			Automatic: true, ContainerNames: []string{"app"}, From: *victimTag}}},
+	}}
+	if _, err := appsclient.NewForConfigOrDie(editorCfg).AppsV1().DeploymentConfigs(ns).Create(ctx, dc, metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), victim+"/app") {
+		t.Errorf("a deployment config following another project's image: %v; want 403 naming %s/app", err, victim)
+	}
+
 	// Given pull rights in the victim's project, the same tag is fine.
 	puller := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "attacker-puller", Namespace: victim},
@@ -328,4 +353,20 @@ func TestCrossProjectTagNeedsReadAccess(t *testing.T) {
 	if len(shared.Status.Tags) != 1 || len(shared.Status.Tags[0].Items) != 1 {
 		t.Errorf("the allowed tag was not resolved: %+v", shared.Status.Tags)
 	}
+	if _, err := buildclient.NewForConfigOrDie(editorCfg).BuildV1().BuildConfigs(ns).Create(ctx, bc, metav1.CreateOptions{}); err != nil {
+		t.Errorf("a build config from an image the editor may pull: %v", err)
+	}
+	// The openshift namespace's streams are everyone's, as on OpenShift.
+	builder := secret.DeepCopy()
+	builder.Name = "builder-image"
+	if _, err := adminImages.ImageStreams("openshift").Create(ctx, builder, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := images.ImageStreams(ns).Create(ctx, &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: "base"}, Spec: imagev1.ImageStreamSpec{Tags: []imagev1.TagReference{{
+		Name: "latest", From: &corev1.ObjectReference{Kind: "ImageStreamTag", Namespace: "openshift", Name: "builder-image:latest"},
+	}}}}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("tagging an image of the openshift namespace: %v", err)
+	}
 }
+
+func ptrString(s string) *string { return &s }

@@ -36,8 +36,25 @@ func openshiftRoles() []*rbacv1.ClusterRole {
 		role("system:openshift:aggregate-to-view", map[string]string{"rbac.authorization.k8s.io/aggregate-to-view": "true"}, viewRules),
 		role("system:openshift:aggregate-to-edit", map[string]string{"rbac.authorization.k8s.io/aggregate-to-edit": "true"}, editRules),
 		role("system:openshift:aggregate-to-admin", map[string]string{"rbac.authorization.k8s.io/aggregate-to-admin": "true"}, editRules),
+		// What the openshift namespace shares with every user (its image
+		// streams and templates), bound there by sharedResourceViewers.
+		role("shared-resource-viewer", nil, []rbacv1.PolicyRule{
+			{APIGroups: []string{"image.openshift.io"}, Resources: []string{"imagestreams", "imagestreamtags", "imagestreamimages", "imagetags", "imagestreams/layers"}, Verbs: read},
+			{APIGroups: []string{"template.openshift.io"}, Resources: []string{"templates"}, Verbs: read},
+		}),
 		role("self-provisioner", nil, []rbacv1.PolicyRule{
 			{APIGroups: []string{"project.openshift.io"}, Resources: []string{"projectrequests"}, Verbs: []string{"create", "list"}},
 		}),
+	}
+}
+
+// sharedResourceViewers lets every authenticated user read, pull and build
+// from the image streams of the openshift namespace, as OpenShift's
+// bootstrap policy does (its builder images live there).
+func sharedResourceViewers() *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "shared-resource-viewers", Namespace: "openshift"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "shared-resource-viewer"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:authenticated"}},
 	}
 }
