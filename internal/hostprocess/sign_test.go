@@ -57,13 +57,17 @@ func TestSignedPodsOnly(t *testing.T) {
 		"unsigned":          func(p *corev1.Pod) { delete(p.Annotations, SignatureAnnotation) },
 		"garbage signature": func(p *corev1.Pod) { p.Annotations[SignatureAnnotation] = "!!" },
 		"env":               func(p *corev1.Pod) { p.Spec.Containers[0].Env[0].Value = `{"kind":"Build","evil":true}` },
-		"added env":         func(p *corev1.Pod) { p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "PUSH_DOCKERCFG_PATH", Value: "/"}) },
+		"added env": func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "PUSH_DOCKERCFG_PATH", Value: "/"})
+		},
 		"command":           func(p *corev1.Pod) { p.Spec.Containers[0].Command = []string{"slipway", "deployer"} },
 		"args":              func(p *corev1.Pod) { p.Spec.Containers[0].Args = []string{"--kubeconfig=/admin.kubeconfig"} },
 		"another namespace": func(p *corev1.Pod) { p.Namespace = "victim" },
 		"another owner":     func(p *corev1.Pod) { p.OwnerReferences[0].UID = "u2" },
 		"another account":   func(p *corev1.Pod) { p.Spec.ServiceAccountName = "deployer" },
-		"an init container": func(p *corev1.Pod) { p.Spec.InitContainers = []corev1.Container{{Name: "x", Command: []string{"slipway", "get", "secrets"}}} },
+		"an init container": func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "x", Command: []string{"slipway", "get", "secrets"}}}
+		},
 		"another key": func(p *corev1.Pod) {
 			if err := other.Sign(p); err != nil {
 				t.Fatal(err)
