@@ -329,6 +329,9 @@ func (a *Agent) supervise(pod *corev1.Pod, rt SandboxRuntime, files podFiles, sa
 			sl.st.mu.Unlock()
 			sl.update(func(cs *corev1.ContainerStatus) {
 				cs.ContainerID = s.id
+				if p, ok := s.proc.(interface{ ImageID() string }); ok {
+					cs.ImageID = p.ImageID()
+				}
 				cs.Started = ptrBool(true)
 				cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: s.startedAt}}
 			})

@@ -387,7 +387,7 @@ func (r *runcRuntime) Start(spec ContainerSpec) (Process, error) {
 	if err := cmd.Start(); err != nil {
 		return fail(fmt.Errorf("starting runc: %w", err))
 	}
-	p := &runcProc{r: r, cmd: cmd, id: id, exited: make(chan struct{})}
+	p := &runcProc{r: r, cmd: cmd, id: id, exited: make(chan struct{}), imageID: imageID(c.Image, img.Digest)}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.exited)
@@ -416,6 +416,20 @@ type runcProc struct {
 	id      string
 	exited  chan struct{}
 	waitErr error
+	imageID string
+}
+
+// ImageID is the image the container runs, by digest, as the kubelet
+// reports it in status.containerStatuses[].imageID.
+func (p *runcProc) ImageID() string { return p.imageID }
+
+// imageID is ref's repository at digest ("registry/repo@sha256:...").
+func imageID(ref, digest string) string {
+	parsed, err := image.ParseReference(ref)
+	if err != nil || digest == "" {
+		return digest
+	}
+	return parsed.Registry + "/" + parsed.Repository + "@" + digest
 }
 
 func (p *runcProc) PID() int            { return p.cmd.Process.Pid }

@@ -187,6 +187,9 @@ func TestRuncPods(t *testing.T) {
 		if id == cs.ContainerID || !cs.Ready || cs.State.Running == nil {
 			t.Fatalf("container status %+v", cs)
 		}
+		if !strings.HasPrefix(cs.ImageID, reg.Host+"/library/busybox@sha256:") {
+			t.Errorf("imageID %q; want the image's repository at its digest", cs.ImageID)
+		}
 		// The passing tcpSocket liveness probe leaves it alone.
 		time.Sleep(3 * time.Second)
 		if p, err := api.client.CoreV1().Pods(api.ns).Get(context.Background(), "web", metav1.GetOptions{}); err != nil || p.Status.ContainerStatuses[0].RestartCount != 0 {
