@@ -6,12 +6,15 @@ package buildkit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,6 +176,7 @@ func trustEnv(root string, cas []string) ([]string, error) {
 // receives the process's exit.
 func (d *Daemon) start(ctx context.Context) (<-chan error, error) {
 	socket := strings.TrimPrefix(d.address, "unix://")
+	d.reapPrevious()
 	// A socket left by a killed daemon would make the listen fail.
 	if err := os.Remove(socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("removing stale socket: %w", err)
@@ -195,6 +199,9 @@ func (d *Daemon) start(ctx context.Context) (<-chan error, error) {
 	d.mu.Lock()
 	d.cmd = cmd
 	d.mu.Unlock()
+	if err := os.WriteFile(d.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
+		d.log.Warn("recording buildkitd's pid", "error", err)
+	}
 	exited := make(chan error, 1)
 	go func() {
 		err := cmd.Wait()
@@ -302,5 +309,65 @@ func (d *Daemon) stop(exited <-chan error) {
 	case <-time.After(stopGrace):
 		_ = cmd.Process.Kill()
 		<-exited
+	}
+}
+
+func (d *Daemon) pidFile() string { return filepath.Join(d.root, "buildkitd.pid") }
+
+// reapPrevious stops what a buildkitd of a killed server left on this
+// root: the daemon, if it still runs (it may be finishing a build step,
+// holding the root's lock), and the build step containers it started
+// (runc's, found by their bundles under this root), so nothing of an
+// interrupted build runs on.
+func (d *Daemon) reapPrevious() {
+	if data, err := os.ReadFile(d.pidFile()); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.Contains(string(cmdline), d.root) {
+				d.log.Info("stopping the buildkitd a previous server left", "pid", pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+					if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+						break
+					}
+				}
+			}
+		}
+	}
+	out, err := exec.Command("runc", "list", "-f", "json").Output()
+	if err != nil {
+		return
+	}
+	var containers []struct {
+		ID     string `json:"id"`
+		Bundle string `json:"bundle"`
+	}
+	if json.Unmarshal(out, &containers) != nil {
+		return
+	}
+	roots := []string{d.root}
+	if resolved, err := filepath.EvalSymlinks(d.root); err == nil && resolved != d.root {
+		roots = append(roots, resolved)
+	}
+	for _, c := range containers {
+		if !slices.ContainsFunc(roots, func(root string) bool { return strings.HasPrefix(c.Bundle, root+string(filepath.Separator)) }) {
+			continue
+		}
+		d.log.Info("removing a build step container a previous server left", "id", c.ID)
+		_ = exec.Command("runc", "kill", c.ID, "KILL").Run()
+		_ = exec.Command("runc", "delete", "--force", c.ID).Run()
+	}
+	// Their root file systems stay mounted when buildkitd dies under them;
+	// no step runs before buildkitd starts again, so every one goes.
+	executors, _ := filepath.Glob(filepath.Join(d.root, "state", "runc-*", "executor", "*", "rootfs"))
+	for _, rootfs := range executors {
+		switch err := syscall.Unmount(rootfs, syscall.MNT_DETACH); {
+		case err == nil:
+			d.log.Info("unmounted a build step's root file system a previous server left", "path", rootfs)
+		case !errors.Is(err, syscall.EINVAL):
+			// Still mounted: removing would reach into the snapshot.
+			d.log.Warn("a build step's root file system a previous server left stays mounted", "path", rootfs, "error", err)
+			continue
+		}
+		_ = os.RemoveAll(filepath.Dir(rootfs))
 	}
 }

@@ -26,6 +26,7 @@ const (
 	messageGenericFailure  = "Generic Build failure - check logs for details."
 	messageOutOfMemory     = "The build pod was killed due to an out of memory condition."
 	messagePodEvicted      = "The build pod was evicted."
+	messagePodLost         = "The node stopped while the build ran (slipway server was stopped or killed); its pod was stopped with it. Start the build again."
 	messageCannotCreatePod = "Failed creating build pod."
 	messagePodExists       = "The pod for this build already exists and is older than the build."
 )
@@ -300,12 +301,25 @@ func (c *Controller) follow(ctx context.Context, b *buildv1.Build) error {
 	return nil
 }
 
+// podReasonNodeLost is the reason a node gives a pod whose processes it
+// lost (the Kubernetes node controller's word, the node agent's too).
+const podReasonNodeLost = "NodeLost"
+
+// StatusReasonBuildPodLost is a build's reason when its pod was lost with
+// its node (Slipway's: OpenShift would show GenericBuildFailed).
+const StatusReasonBuildPodLost buildv1.StatusReason = "BuildPodLost"
+
 // PodFailure maps a Failed build pod to the build's phase, reason and
 // message: evicted, OOM-killed, or a generic failure (the builder's own
 // reason, reported through builds/details, takes precedence on the server).
 func PodFailure(pod *corev1.Pod) (buildv1.BuildPhase, buildv1.StatusReason, string) {
-	if pod.Status.Reason == "Evicted" {
+	switch pod.Status.Reason {
+	case "Evicted":
 		return buildv1.BuildPhaseFailed, buildv1.StatusReasonBuildPodEvicted, messagePodEvicted
+	case podReasonNodeLost:
+		// The node (slipway server) stopped while the build ran: nothing
+		// in the build is at fault, and starting it again is the remedy.
+		return buildv1.BuildPhaseError, StatusReasonBuildPodLost, messagePodLost
 	}
 	for _, s := range pod.Status.ContainerStatuses {
 		if t := s.State.Terminated; t != nil && t.Reason == "OOMKilled" {
