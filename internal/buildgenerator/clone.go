@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
 // Clone creates a new Build with the spec of build namespace/name (`oc
@@ -42,7 +44,11 @@ func (g *Generator) Clone(ctx context.Context, namespace, name string, req *buil
 		bcName = orig.Status.Config.Name
 	}
 	if bcName != "" {
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		release, _, err := g.turns.Take(ctx, counterKey(namespace, bcName))
+		if err != nil {
+			return nil, err
+		}
+		err = retry.RetryOnConflict(serialwrite.Backoff, func() error {
 			bc, err := g.builds.BuildConfigs(namespace).Get(ctx, bcName, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -55,6 +61,7 @@ func (g *Generator) Clone(ctx context.Context, namespace, name string, req *buil
 			build.Annotations[buildv1.BuildNumberAnnotation] = strconv.FormatInt(bc.Status.LastVersion, 10)
 			return nil
 		})
+		release()
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("numbering the clone of build %s/%s: %w", namespace, name, err)
 		}
@@ -71,9 +78,5 @@ func (g *Generator) Clone(ctx context.Context, namespace, name string, req *buil
 	if err := g.selectPullSecrets(ctx, build); err != nil {
 		return nil, err
 	}
-	created, err := g.builds.Builds(namespace).Create(ctx, build, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("creating build %s/%s: %w", namespace, build.Name, err)
-	}
-	return created, nil
+	return g.createBuild(ctx, build)
 }

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
 // Cause messages of the build triggers, as OpenShift words them.
@@ -30,6 +32,9 @@ type Generator struct {
 	images imageclient.ImageV1Interface
 	core   coreclient.CoreV1Interface
 	now    func() time.Time
+	// turns serializes the requests of this process that move one
+	// BuildConfig's counter.
+	turns serialwrite.Turns
 }
 
 // New returns a Generator using the given clients.
@@ -47,59 +52,111 @@ func IsPaused(bc *buildv1.BuildConfig) bool {
 // image change triggers) is written first with its resourceVersion as
 // precondition, then the Build is created, so two racing requests never
 // make the same build; a request carrying lastVersion fails with 400 once
-// another request has moved the counter. The build's pull secrets are
-// chosen from its service account while the status is written (two reads
-// that would otherwise wait for the write, or the write for them); a
-// failure to read them after the counter moved leaves a gap in the
-// numbers, as a failed create does.
+// another request has moved the counter. Concurrent requests for one
+// config take turns on its counter, and a write that still conflicts (with
+// a writer elsewhere) is recomputed on a fresh read along
+// serialwrite.Backoff: they are served one after the other, not refused.
+// The build's pull secrets are chosen from its service account while the
+// status is written (two reads that would otherwise wait for the write, or
+// the write for them); a failure to read them after the counter moved
+// leaves a gap in the numbers, as a failed create does.
 //
 // The BuildConfig is read first from the API server's watch cache
-// (resourceVersion "0", no round trip to etcd): the status write's
-// precondition catches a stale copy. Whatever goes wrong before the
-// counter moved on that copy (a conflict, a config the cache does not
-// have yet, a paused or lastVersion check on old data) is decided again
-// on a read from etcd, retried on conflicts as before.
+// (resourceVersion "0", no round trip to etcd) unless the request waited
+// for its turn (the cache has likely not seen the last write yet): the
+// status write's precondition catches a stale copy. Whatever goes wrong
+// before the counter moved on that copy (a conflict, a config the cache
+// does not have yet, a paused or lastVersion check on old data) is decided
+// again on a read from etcd.
 func (g *Generator) Instantiate(ctx context.Context, namespace, name string, req *buildv1.BuildRequest) (*buildv1.Build, error) {
-	build, moved, err := g.instantiateOnce(ctx, namespace, name, req, metav1.GetOptions{ResourceVersion: "0"})
-	if err != nil && !moved {
-		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			var err error
-			build, _, err = g.instantiateOnce(ctx, namespace, name, req, metav1.GetOptions{})
-			return err
-		})
-	}
+	build, err := g.moveCounter(ctx, namespace, name, req)
 	if err != nil {
 		return nil, err
 	}
-	created, err := g.builds.Builds(namespace).Create(ctx, build, metav1.CreateOptions{})
+	return g.createBuild(ctx, build)
+}
+
+// createBuild creates build, whose number the config's counter already
+// gave it: an API that could not take the request just then
+// (serialwrite.Unavailable) is asked again, since a build not created
+// leaves a gap in the numbers; an attempt that was stored after all is
+// found by name.
+func (g *Generator) createBuild(ctx context.Context, build *buildv1.Build) (*buildv1.Build, error) {
+	var created *buildv1.Build
+	attempted := false
+	err := retry.OnError(serialwrite.Backoff, serialwrite.Unavailable, func() error {
+		var err error
+		created, err = g.builds.Builds(build.Namespace).Create(ctx, build, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) && attempted {
+			created, err = g.builds.Builds(build.Namespace).Get(ctx, build.Name, metav1.GetOptions{})
+		}
+		attempted = true
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("creating build %s/%s: %w", namespace, build.Name, err)
+		return nil, fmt.Errorf("creating build %s/%s: %w", build.Namespace, build.Name, err)
 	}
 	return created, nil
 }
 
+// moveCounter makes the next build of namespace/name in the config's turn
+// and returns it once the config's counter moved and its pull secrets are
+// chosen.
+func (g *Generator) moveCounter(ctx context.Context, namespace, name string, req *buildv1.BuildRequest) (*buildv1.Build, error) {
+	release, waited, err := g.turns.Take(ctx, counterKey(namespace, name))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if !waited {
+		build, moved, _, err := g.instantiateOnce(ctx, namespace, name, req, metav1.GetOptions{ResourceVersion: "0"}, release)
+		if err == nil || moved {
+			return build, err
+		}
+	}
+	var build *buildv1.Build
+	var stale bool
+	err = retry.OnError(serialwrite.Backoff, func(err error) bool { return stale || serialwrite.Unavailable(err) }, func() error {
+		var err error
+		build, _, stale, err = g.instantiateOnce(ctx, namespace, name, req, metav1.GetOptions{}, release)
+		return err
+	})
+	return build, err
+}
+
+// counterKey names the turn of BuildConfig namespace/name's counter.
+func counterKey(namespace, name string) string {
+	return "buildconfigs/" + namespace + "/" + name
+}
+
 // instantiateOnce reads the BuildConfig with opts, makes the build and
-// moves the config's counter; moved reports whether the counter moved.
-func (g *Generator) instantiateOnce(ctx context.Context, namespace, name string, req *buildv1.BuildRequest, opts metav1.GetOptions) (build *buildv1.Build, moved bool, err error) {
+// moves the config's counter, then releases the config's turn (the pull
+// secrets are no business of the next request); moved reports whether the
+// counter moved, stale whether the status write failed on a changed config
+// (and a fresh read may succeed).
+func (g *Generator) instantiateOnce(ctx context.Context, namespace, name string, req *buildv1.BuildRequest, opts metav1.GetOptions, release func()) (build *buildv1.Build, moved, stale bool, err error) {
 	bc, err := g.builds.BuildConfigs(namespace).Get(ctx, name, opts)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	build, err = g.newBuildFromConfig(ctx, bc, req)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	// The counter moves first: a conflict here means someone else
-	// instantiated concurrently, and the retry re-reads (and fails the
+	// wrote the config meanwhile, and the retry re-reads (and fails the
 	// lastVersion guard, when the request has one).
 	secrets := make(chan error, 1)
 	go func() { secrets <- g.selectPullSecrets(ctx, build) }()
 	_, err = g.builds.BuildConfigs(namespace).UpdateStatus(ctx, bc, metav1.UpdateOptions{})
-	moved = err == nil
+	moved, stale = err == nil, apierrors.IsConflict(err)
+	if moved {
+		release()
+	}
 	if serr := <-secrets; err == nil {
 		err = serr
 	}
-	return build, moved, err
+	return build, moved, stale, err
 }
 
 // newBuildFromConfig checks req against bc, advances bc's status in place

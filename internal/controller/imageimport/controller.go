@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/slipway-dev/slipway/internal/controller/worker"
+	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
 // ControllerName names the work queues and the log records.
@@ -351,7 +352,7 @@ func (c *Controller) get(key string) (*imagev1.ImageStream, error) {
 // or the stream is gone.
 func (c *Controller) importStream(ctx context.Context, stream *imagev1.ImageStream, choose func(*imagev1.ImageStream) ([]imagev1.TagReference, bool)) (*imagev1.ImageStreamImport, error) {
 	var result *imagev1.ImageStreamImport
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(serialwrite.Backoff, func() error {
 		result = nil
 		tags, repo := choose(stream)
 		if len(tags) == 0 && !repo {

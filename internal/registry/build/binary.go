@@ -25,6 +25,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
 	"github.com/slipway-dev/slipway/internal/podlogs"
+	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
 // binaryContainer is the build pod's container that reads the binary
@@ -242,7 +243,7 @@ func openWriter(ctx context.Context, path string, ended func() error) (*os.File,
 
 // cancel marks the build cancelled, as cancel-build does.
 func (r *InstantiateBinaryREST) cancel(ctx context.Context, namespace, name string) {
-	_ = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	_ = retry.RetryOnConflict(serialwrite.Backoff, func() error {
 		b, err := r.builds.Builds(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil || b.Status.Cancelled {
 			return err

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
 	"github.com/slipway-dev/slipway/internal/deployutil"
+	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
 // InstantiateREST serves POST deploymentconfigs/<name>/instantiate: a
@@ -30,6 +32,8 @@ type InstantiateREST struct {
 	store   *genericregistry.Store
 	streams imagev1client.ImageStreamsGetter
 	rcs     corev1client.ReplicationControllersGetter
+	// turns serializes this server's rollouts of one config.
+	turns serialwrite.Turns
 }
 
 var _ rest.NamedCreater = &InstantiateREST{}
@@ -48,10 +52,13 @@ func (*InstantiateREST) ProducesObject(string) any { return appsv1.DeploymentCon
 func (*InstantiateREST) ProducesMIMETypes(string) []string { return nil }
 
 // Create rolls DeploymentConfig name out if the request allows it:
-// paused configs and configs whose latest deployment still runs are
-// refused (400), latest re-resolves the image triggers first, force rolls
-// out even when nothing changed (cause Manual), unresolved image triggers
-// are refused (400).
+// paused configs and configs whose latest deployment still runs, or is yet
+// to be created, are refused (400), latest re-resolves the image triggers
+// first, force rolls out even when nothing changed (cause Manual),
+// unresolved image triggers are refused (400). Concurrent requests take
+// turns, and a write that conflicts with the controller's is decided again
+// on a fresh read (serialwrite.Backoff): each version is rolled out once,
+// and none is skipped.
 func (r *InstantiateREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
 	req, ok := obj.(*appsv1.DeploymentRequest)
 	if !ok {
@@ -68,8 +75,14 @@ func (r *InstantiateREST) Create(ctx context.Context, name string, obj runtime.O
 			return nil, err
 		}
 	}
+	release, _, err := r.turns.Take(ctx, "deploymentconfigs/"+genericapirequest.NamespaceValue(ctx)+"/"+name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var result runtime.Object
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	retriable := func(err error) bool { return apierrors.IsConflict(err) || serialwrite.Unavailable(err) }
+	err = retry.OnError(serialwrite.Backoff, retriable, func() error {
 		var err error
 		result, err = r.instantiate(ctx, req)
 		return err
@@ -90,10 +103,12 @@ func (r *InstantiateREST) instantiate(ctx context.Context, req *appsv1.Deploymen
 	if err != nil {
 		return nil, err
 	}
-	if latest != nil && !deployutil.IsTerminated(latest) {
-		phase := deployutil.PhaseFor(latest)
-		if phase == "" {
-			phase = appsv1.DeploymentStatusNew
+	// A version whose deployment the controller has not created yet is in
+	// progress too: rolling out over it would skip it.
+	if dc.Status.LatestVersion > 0 && (latest == nil || !deployutil.IsTerminated(latest)) {
+		phase := appsv1.DeploymentStatusNew
+		if latest != nil && deployutil.PhaseFor(latest) != "" {
+			phase = deployutil.PhaseFor(latest)
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("#%d is already in progress (%s).", dc.Status.LatestVersion, phase))
 	}
@@ -120,7 +135,7 @@ func (r *InstantiateREST) instantiate(ctx context.Context, req *appsv1.Deploymen
 }
 
 // latestDeployment is the RC of dc's latestVersion, nil when there is none
-// (no rollout yet, or the controller has not created it).
+// (no rollout yet, or the controller has not created it yet).
 func (r *InstantiateREST) latestDeployment(ctx context.Context, dc *appsv1.DeploymentConfig) (*corev1.ReplicationController, error) {
 	if dc.Status.LatestVersion == 0 {
 		return nil, nil
@@ -167,12 +182,8 @@ func (r *InstantiateREST) resolveImageTriggers(ctx context.Context, dc *appsv1.D
 // run yet do (cause ImageChange). nil means nothing to do.
 func rolloutDetails(dc *appsv1.DeploymentConfig, latest *corev1.ReplicationController, force bool) (*appsv1.DeploymentDetails, error) {
 	// What runs now: the latest deployment's config; nothing before the
-	// first rollout (every resolved image is new then); the config itself
-	// while the controller has yet to create the latest deployment.
-	running := dc
-	if dc.Status.LatestVersion == 0 {
-		running = nil
-	}
+	// first rollout (every resolved image is new then).
+	var running *appsv1.DeploymentConfig
 	if latest != nil {
 		decoded, err := deployutil.DecodeConfig(latest)
 		if err != nil {

@@ -242,6 +242,60 @@ func TestSubresources(t *testing.T) {
 		}
 	})
 
+	t.Run("concurrent instantiates roll out once; a version still to be created is in progress", func(t *testing.T) {
+		dc := e.createConfig(configNamed("raced", appsv1.DeploymentTriggerPolicies{}), 1)
+		e.createDeployment(dc, 1, appsv1.DeploymentStatusComplete)
+		// The controller writes the config's status meanwhile, as a busy
+		// one does (every 10 ms).
+		stop, wrote := make(chan struct{}), make(chan int)
+		go func() {
+			n := 0
+			defer func() { wrote <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+				obj, err := e.storage.DeploymentConfig.Get(e.ctx, "raced", &metav1.GetOptions{})
+				if err != nil {
+					continue
+				}
+				cur := obj.(*appsv1.DeploymentConfig)
+				cur.Status.ObservedGeneration = cur.Generation
+				cur.Status.UnavailableReplicas = int32(n % 2)
+				if _, _, err := e.storage.Status.Update(e.ctx, "raced", rest.DefaultUpdatedObjectInfo(cur), nil, nil, false, &metav1.UpdateOptions{}); err == nil {
+					n++
+				}
+			}
+		}()
+		const n = 10
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				time.Sleep(time.Duration(i) * 5 * time.Millisecond) // spread over the writer's writes
+				_, err := e.instantiate("raced", &appsv1.DeploymentRequest{Name: "raced", Latest: true, Force: true})
+				errs <- err
+			}()
+		}
+		rolledOut := 0
+		for range n {
+			err := <-errs
+			switch {
+			case err == nil:
+				rolledOut++
+			case !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), "#2 is already in progress (New)"):
+				t.Errorf("concurrent instantiate: %v, want success or 400 #2 in progress", err)
+			}
+		}
+		close(stop)
+		t.Logf("%d status writes meanwhile", <-wrote)
+		stored, _ := e.storage.DeploymentConfig.Get(e.ctx, "raced", &metav1.GetOptions{})
+		if got := stored.(*appsv1.DeploymentConfig).Status.LatestVersion; rolledOut != 1 || got != 2 {
+			t.Errorf("%d of %d instantiates rolled out, latestVersion %d; want 1 and 2", rolledOut, n, got)
+		}
+	})
+
 	t.Run("rollback returns the old template with manual triggers and the next version", func(t *testing.T) {
 		old := configNamed("undo", appsv1.DeploymentTriggerPolicies{imageTrigger("mytime:latest")})
 		old.Namespace, old.UID = e.ns, "undo-uid"

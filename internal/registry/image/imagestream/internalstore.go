@@ -8,7 +8,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
 // InternalStore is the image stream storage the virtual image resources
@@ -18,6 +22,34 @@ type InternalStore interface {
 	rest.Getter
 	rest.Creater
 	rest.Updater
+	// Turn waits until this server's other writes of stream name (in
+	// ctx's namespace) through the store are done, and returns the
+	// release of the turn and the write's attempts. A caller reads the
+	// stream, changes it and saves it in its turn, so concurrent requests
+	// do not conflict; a write that loses a race with a writer outside the
+	// turns (IsWriteConflict) is recomputed on a fresh read while
+	// attempts.Again says so.
+	Turn(ctx context.Context, name string) (release func(), attempts *serialwrite.Retry, err error)
+}
+
+// InternalREST is the internal store: the image stream store with its
+// own strategy, and turns per stream for its writers.
+type InternalREST struct {
+	*genericregistry.Store
+	turns serialwrite.Turns
+}
+
+// Turn implements InternalStore.
+func (s *InternalREST) Turn(ctx context.Context, name string) (func(), *serialwrite.Retry, error) {
+	release, _, err := s.turns.Take(ctx, genericapirequest.NamespaceValue(ctx)+"/"+name)
+	return release, serialwrite.NewRetry(), err
+}
+
+// IsWriteConflict reports whether err is a write that lost a race (a
+// conflict, or a create of a stream someone else created first), which
+// the writer recomputes on a fresh read.
+func IsWriteConflict(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
 }
 
 // GetStream reads the stream name from streams; a missing stream is nil,

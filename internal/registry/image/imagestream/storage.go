@@ -44,10 +44,10 @@ type Storage struct {
 	// Status serves imagestreams/status.
 	Status *StatusREST
 	// Internal is not served over HTTP: it is the store in-process writers
-	// use (imagestreamtags, later mappings and imports) to write spec and
+	// use (imagestreamtags, mappings and imports) to write spec and
 	// status in one update, with the same generation rules and tag
-	// materialisation as the main endpoint.
-	Internal *genericregistry.Store
+	// materialisation as the main endpoint, taking turns per stream.
+	Internal *InternalREST
 }
 
 // NewREST returns the imagestreams storage, its status subresource and the
@@ -85,7 +85,7 @@ func NewREST(optsGetter generic.RESTOptionsGetter, registryHostname string) (*St
 	return &Storage{
 		ImageStream: &REST{Store: store, Strategy: strategy},
 		Status:      &StatusREST{store: &statusStore},
-		Internal:    &internalStore,
+		Internal:    &InternalREST{Store: &internalStore},
 	}, nil
 }
 

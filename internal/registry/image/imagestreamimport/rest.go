@@ -34,11 +34,6 @@ import (
 // rest are listed in status.repository.additionalTags.
 const MaxImagesBulkImported = 50
 
-// maxConflictRetries bounds how often the stream write is recomputed from
-// a fresh read when another writer changed the stream in between and the
-// request named no resourceVersion.
-const maxConflictRetries = 5
-
 // Importer looks images up in registries; *image.Client is one.
 type Importer interface {
 	Import(ctx context.Context, ref image.Reference, o image.ImportOptions) (*image.Result, error)
@@ -212,6 +207,11 @@ func (r *REST) createImages(ctx context.Context, isi *imagev1.ImageStreamImport,
 // conflict with another writer the results are recorded again on a fresh
 // read, unless the request pinned a resourceVersion.
 func (r *REST) writeStream(ctx context.Context, isi *imagev1.ImageStreamImport, preconditions metav1.ObjectMeta, stream *imagev1.ImageStream, imports []tagImport, dryRun []string) (*imagev1.ImageStream, error) {
+	release, attempts, err := r.streams.Turn(ctx, isi.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			var err error
@@ -240,8 +240,7 @@ func (r *REST) writeStream(ctx context.Context, isi *imagev1.ImageStreamImport, 
 		working.Annotations[imagev1.DockerImageRepositoryCheckAnnotation] = now.UTC().Format(time.RFC3339)
 
 		written, err := imagestream.SaveStream(ctx, r.streams, working, dryRun)
-		retry := apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
-		if retry && preconditions.ResourceVersion == "" && attempt < maxConflictRetries {
+		if imagestream.IsWriteConflict(err) && preconditions.ResourceVersion == "" && attempts.Again(ctx) {
 			continue
 		}
 		if err != nil {

@@ -24,10 +24,6 @@ import (
 	imagemeta "github.com/slipway-dev/slipway/internal/image"
 )
 
-// maxConflictRetries bounds how often the stream write is recomputed when
-// another writer changed the stream in between (two pushes at once).
-const maxConflictRetries = 10
-
 // REST serves imagestreammappings.
 type REST struct {
 	images  rest.Creater
@@ -109,9 +105,16 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		DockerImageReference: mapping.Image.DockerImageReference,
 		Image:                mapping.Image.Name,
 	}
-	for attempt := 0; ; attempt++ {
+	release, attempts, err := r.streams.Turn(ctx, mapping.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// A write that lost a race with a writer outside the turns is
+	// recomputed on a fresh read.
+	for {
 		err := r.addEvent(ctx, mapping, event, dryRun)
-		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < maxConflictRetries {
+		if imagestream.IsWriteConflict(err) && attempts.Again(ctx) {
 			continue
 		}
 		if err != nil {

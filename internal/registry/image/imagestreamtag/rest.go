@@ -23,10 +23,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/registry/storebase"
 )
 
-// maxConflictRetries bounds how often a write is recomputed when the stream
-// changed underneath it and the client gave no resourceVersion.
-const maxConflictRetries = 5
-
 // StreamStore is the image stream storage the tags are kept in: the
 // imagestream package's internal store, which keeps status written with the
 // spec (a tag delete removes both).
@@ -276,7 +272,14 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		}
 	}
 	streamName, tag, _ := imagestream.SplitTag(istag.Name)
-	for attempt := 0; ; attempt++ {
+	release, attempts, err := r.streams.Turn(ctx, streamName)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// A write that lost a race with a writer outside the turns is
+	// recomputed on a fresh read.
+	for {
 		stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 		if err != nil {
 			return nil, err
@@ -288,10 +291,8 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		// a new ImageStreamTag object says nothing about the stream's policy.
 		setLookup := stream == nil || istag.LookupPolicy.Local
 		written, err := r.write(ctx, streamName, stream, istag, tag, setLookup, dryRunOf(options))
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-			if attempt < maxConflictRetries {
-				continue
-			}
+		if imagestream.IsWriteConflict(err) && attempts.Again(ctx) {
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -308,7 +309,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err != nil {
 		return nil, false, err
 	}
-	for attempt := 0; ; attempt++ {
+	release, attempts, err := r.streams.Turn(ctx, streamName)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	for {
 		stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 		if err != nil {
 			return nil, false, err
@@ -372,7 +378,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			dryRun = options.DryRun
 		}
 		written, err := r.write(ctx, streamName, stream, istag, tag, true, dryRun)
-		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && clientVersion == "" && attempt < maxConflictRetries {
+		if imagestream.IsWriteConflict(err) && clientVersion == "" && attempts.Again(ctx) {
 			continue
 		}
 		if err != nil {
@@ -439,7 +445,12 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		dryRun = options.DryRun
 		preconditions = options.Preconditions
 	}
-	for attempt := 0; ; attempt++ {
+	release, attempts, err := r.streams.Turn(ctx, streamName)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	for {
 		stream, err := imagestream.GetStream(ctx, r.streams, streamName)
 		if err != nil {
 			return nil, false, err
@@ -467,7 +478,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		stream = stream.DeepCopy()
 		imagestream.RemoveTag(stream, tag)
 		_, err = imagestream.SaveStream(ctx, r.streams, stream, dryRun)
-		if apierrors.IsConflict(err) && attempt < maxConflictRetries && (preconditions == nil || preconditions.ResourceVersion == nil) {
+		if apierrors.IsConflict(err) && (preconditions == nil || preconditions.ResourceVersion == nil) && attempts.Again(ctx) {
 			continue
 		}
 		if err != nil {
