@@ -117,18 +117,12 @@ func validateSource(src *buildv1.BuildSource, noInputNeeded bool, fldPath *field
 			}
 			allErrs = append(allErrs, validateRelativePath(p.DestinationDir, pPath.Child("destinationDir"))...)
 		}
-		if img.PullSecret != nil && img.PullSecret.Name == "" {
-			allErrs = append(allErrs, field.Required(imgPath.Child("pullSecret", "name"), ""))
-		}
+		allErrs = append(allErrs, validatePullSecret(img.PullSecret, imgPath.Child("pullSecret"))...)
 	}
-	if src.SourceSecret != nil && src.SourceSecret.Name == "" {
-		allErrs = append(allErrs, field.Required(fldPath.Child("sourceSecret", "name"), ""))
-	}
+	allErrs = append(allErrs, validatePullSecret(src.SourceSecret, fldPath.Child("sourceSecret"))...)
 	for i, s := range src.Secrets {
 		sPath := fldPath.Child("secrets").Index(i)
-		if s.Secret.Name == "" {
-			allErrs = append(allErrs, field.Required(sPath.Child("secret", "name"), ""))
-		}
+		allErrs = append(allErrs, validateSecretName(s.Secret.Name, sPath.Child("secret", "name"))...)
 		allErrs = append(allErrs, validateRelativePath(s.DestinationDir, sPath.Child("destinationDir"))...)
 	}
 	for i, c := range src.ConfigMaps {
@@ -274,10 +268,24 @@ func validateRequiredImage(ref *corev1.ObjectReference, fldPath *field.Path) fie
 }
 
 func validatePullSecret(ref *corev1.LocalObjectReference, fldPath *field.Path) field.ErrorList {
-	if ref != nil && ref.Name == "" {
-		return field.ErrorList{field.Required(fldPath.Child("name"), "")}
+	if ref == nil {
+		return nil
 	}
-	return nil
+	return validateSecretName(ref.Name, fldPath.Child("name"))
+}
+
+// validateSecretName checks a secret a build names: required, and a name
+// a secret can have (a DNS subdomain), so the build fails here rather
+// than when its pod cannot mount it.
+func validateSecretName(name string, fldPath *field.Path) field.ErrorList {
+	if name == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	var errs field.ErrorList
+	for _, msg := range validation.IsDNS1123Subdomain(name) {
+		errs = append(errs, field.Invalid(fldPath, name, msg))
+	}
+	return errs
 }
 
 // ValidateImageReference validates a reference to an image: kind
