@@ -22,10 +22,7 @@ func TestBinaryBuild(t *testing.T) {
 	c := b.c
 	ctx := context.Background()
 	ns := "binary"
-	c.run("new-project", ns)
-	c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
-		"--docker-username="+hubUser, "--docker-password="+hubPassword)
-	c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	b.newProject(t, ns)
 
 	dir := filepath.Join(t.TempDir(), "busybox")
 	if out, err := exec.Command("cp", "-r", filepath.Join(fixturesDir(t), "time-app", "busybox"), dir).CombinedOutput(); err != nil {

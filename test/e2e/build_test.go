@@ -72,6 +72,17 @@ func startBuildServer(t *testing.T, extraArgs ...string) *buildServer {
 	}
 }
 
+// newProject makes project ns with the "Docker Hub" login as secret
+// dockerhub, linked to its builder for pulls and mounts, as the
+// walkthroughs set a project up.
+func (b *buildServer) newProject(t *testing.T, ns string) {
+	t.Helper()
+	b.c.run("new-project", ns)
+	b.c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+hubPassword)
+	b.c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+}
+
 // gitRepo makes a git repository on branch main from the time-app fixture
 // and returns its file:// URL and head commit.
 func gitRepo(t *testing.T) (string, string) {

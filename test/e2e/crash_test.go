@@ -26,10 +26,7 @@ func TestBuildSurvivesAKilledServer(t *testing.T) {
 	c := b.c
 	ctx := context.Background()
 	const ns = "crash"
-	c.run("new-project", ns)
-	c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
-		"--docker-username="+hubUser, "--docker-password="+hubPassword)
-	c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
+	b.newProject(t, ns)
 	// The step's duration comes from a build arg, so the second build is
 	// quick and the first one's cache does not answer for it.
 	dockerfile := "FROM " + b.busybox + "\nARG NAP=0\nRUN sleep $NAP\n"

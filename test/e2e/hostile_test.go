@@ -34,11 +34,8 @@ func TestHostileInputs(t *testing.T) {
 	c := b.c
 	ctx := context.Background()
 	const ns = "hostile"
-	c.run("new-project", ns)
-	c.run("create", "secret", "docker-registry", "dockerhub", "--docker-server="+b.hub.Host,
-		"--docker-username="+hubUser, "--docker-password="+hubPassword)
+	b.newProject(t, ns)
 	c.run("create", "secret", "generic", "hook", "--from-literal=WebHookSecretKey=hook-secret-value")
-	c.run("secrets", "link", "builder", "dockerhub", "--for=pull,mount")
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	raw := func(t *testing.T, method, path, contentType string, body io.Reader) (int, string) {
 		t.Helper()
