@@ -368,11 +368,6 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 		// No runtime here runs it (application pods wait for the runc runtime).
 		return nil
 	}
-	if _, ok := rt.(hostProcess); ok && pod.DeletionTimestamp == nil && !terminal(pod) {
-		if err := a.checkHostProcess(pod); err != nil {
-			return a.refuse(ctx, pod, err)
-		}
-	}
 
 	a.mu.Lock()
 	run := a.running[key]
@@ -411,6 +406,11 @@ func (a *Agent) sync(ctx context.Context, key string) error {
 			return a.start(ctx, pod, rt)
 		}
 		return a.markLost(ctx, pod)
+	}
+	if _, ok := rt.(hostProcess); ok {
+		if err := a.checkHostProcess(pod); err != nil {
+			return a.refuse(ctx, pod, err)
+		}
 	}
 	return a.start(ctx, pod, rt)
 }

@@ -9,6 +9,7 @@ package imageaccess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
 
@@ -60,23 +62,32 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 			continue
 		}
 		known[r] = true
-		decision, reason, err := p.authz.Authorize(ctx, authorizer.AttributesRecord{
-			User: a.GetUserInfo(), Verb: "get", Namespace: r.namespace, APIGroup: imagev1.GroupName,
-			Resource: "imagestreams", Subresource: "layers", Name: r.name, ResourceRequest: true,
-		})
-		if decision == authorizer.DecisionAllow {
-			continue
+		if err := MayRead(ctx, p.authz, a.GetUserInfo(), r.namespace, r.name); err != nil {
+			return apierrors.NewForbidden(a.GetResource().GroupResource(), a.GetName(), fmt.Errorf("%w, which this %s names", err, a.GetKind().Kind))
 		}
-		msg := fmt.Sprintf("%s may not read image stream %s/%s (get imagestreams/layers), which this %s names", a.GetUserInfo().GetName(), r.namespace, r.name, a.GetKind().Kind)
-		if reason != "" {
-			msg += ": " + reason
-		}
-		if err != nil {
-			msg += fmt.Sprintf(" (%v)", err)
-		}
-		return apierrors.NewForbidden(a.GetResource().GroupResource(), a.GetName(), fmt.Errorf("%s", msg))
 	}
 	return nil
+}
+
+// MayRead checks that user may read image stream namespace/name's layers
+// (get imagestreams/layers there), as OpenShift's tag verifier asks
+// before anything copies from or follows that stream.
+func MayRead(ctx context.Context, authz authorizer.Authorizer, user user.Info, namespace, name string) error {
+	decision, reason, err := authz.Authorize(ctx, authorizer.AttributesRecord{
+		User: user, Verb: "get", Namespace: namespace, APIGroup: imagev1.GroupName,
+		Resource: "imagestreams", Subresource: "layers", Name: name, ResourceRequest: true,
+	})
+	if decision == authorizer.DecisionAllow {
+		return nil
+	}
+	msg := fmt.Sprintf("%s may not read image stream %s/%s (get imagestreams/layers)", user.GetName(), namespace, name)
+	if reason != "" {
+		msg += ": " + reason
+	}
+	if err != nil {
+		msg += fmt.Sprintf(" (%v)", err)
+	}
+	return errors.New(msg)
 }
 
 // references are the image streams of namespaces other than ns that obj

@@ -2,16 +2,15 @@ package imagestream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
+	"github.com/slipway-dev/slipway/internal/admission/imageaccess"
 	"github.com/slipway-dev/slipway/internal/registry/image/imageref"
 )
 
@@ -127,9 +126,8 @@ func (s *Strategy) rewriteToStream(pullSpec string, source, stream *imagev1.Imag
 	return ref.Exact()
 }
 
-// mayRead checks that the requester may read image stream namespace/name's
-// layers, as OpenShift's tag verifier does with a SubjectAccessReview,
-// before a tag copies from it.
+// mayRead checks that the requester may read image stream
+// namespace/name before a tag copies from it.
 func (s *Strategy) mayRead(ctx context.Context, namespace, name string) error {
 	if s.authz == nil {
 		return nil
@@ -138,19 +136,5 @@ func (s *Strategy) mayRead(ctx context.Context, namespace, name string) error {
 	if !ok {
 		return fmt.Errorf("no user to check the read of image stream %s/%s for", namespace, name)
 	}
-	decision, reason, err := s.authz.Authorize(ctx, authorizer.AttributesRecord{
-		User: user, Verb: "get", Namespace: namespace, APIGroup: imagev1.GroupName,
-		Resource: "imagestreams", Subresource: "layers", Name: name, ResourceRequest: true,
-	})
-	if err != nil && decision != authorizer.DecisionAllow {
-		return fmt.Errorf("checking whether %s may read image stream %s/%s: %v", user.GetName(), namespace, name, err)
-	}
-	if decision != authorizer.DecisionAllow {
-		msg := fmt.Sprintf("%s may not read image stream %s/%s (get imagestreams/layers)", user.GetName(), namespace, name)
-		if reason != "" {
-			msg += ": " + reason
-		}
-		return errors.New(msg)
-	}
-	return nil
+	return imageaccess.MayRead(ctx, s.authz, user, namespace, name)
 }
