@@ -52,21 +52,38 @@ func (r *runcRuntime) runningContainer(ctx context.Context, uid, name string) (s
 	if id == "" {
 		return "", errContainerNotRunning
 	}
-	out, err := exec.CommandContext(ctx, r.binary, "--root", r.root, "state", id).Output()
-	if err != nil {
-		return "", errContainerNotRunning
+	// A container is reported running once runc has created it; "runc
+	// run" starts it a moment later. A request in that moment waits for
+	// the start rather than being told the container is not running.
+	deadline := time.Now().Add(createdGrace)
+	for {
+		out, err := exec.CommandContext(ctx, r.binary, "--root", r.root, "state", id).Output()
+		if err != nil {
+			return "", errContainerNotRunning
+		}
+		var state struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(out, &state); err != nil {
+			return "", fmt.Errorf("runc state %s: %w", id, err)
+		}
+		switch {
+		case state.Status == "running":
+			return id, nil
+		case state.Status != "created" || time.Now().After(deadline):
+			return "", errContainerNotRunning
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	var state struct {
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(out, &state); err != nil {
-		return "", fmt.Errorf("runc state %s: %w", id, err)
-	}
-	if state.Status != "running" {
-		return "", errContainerNotRunning
-	}
-	return id, nil
 }
+
+// createdGrace is how long a streaming request waits for a created
+// container to start.
+const createdGrace = 10 * time.Second
 
 // execStreams runs argv in the runc container id with "runc exec", its
 // stdio the given streams (nil for none), as a CRI runtime's streaming
