@@ -69,6 +69,9 @@ type Config struct {
 	// AuditLogPath, when set, is where the kube-apiserver writes its audit
 	// log: one JSON line per request with who, what and when (auditPolicy).
 	AuditLogPath string
+	// Profiling serves Go's profiles of the whole server process under
+	// /debug/pprof to cluster admins (kube-apiserver's --profiling).
+	Profiling bool
 }
 
 // ControlPlane is a started control plane.
@@ -145,6 +148,8 @@ func Start(ctx context.Context, c Config) (*ControlPlane, error) {
 			BearerToken:     c.AdminToken,
 			TLSClientConfig: rest.TLSClientConfig{CAFile: c.Files.CACert},
 			QPS:             -1,
+			// In-process, on loopback: see writeKubeconfig.
+			DisableCompression: true,
 		},
 		done: make(chan struct{}),
 	}
@@ -223,7 +228,7 @@ func apiArgs(c Config, host, port string) []string {
 		"--proxy-client-cert-file=" + f.frontProxyClient(),
 		"--proxy-client-key-file=" + f.frontProxyClientKey(),
 		"--etcd-servers=" + strings.Join(c.EtcdServers, ","),
-		"--profiling=false",
+		fmt.Sprintf("--profiling=%t", c.Profiling),
 	}
 	for flag, v := range map[string]string{
 		"--etcd-cafile":                c.EtcdCAFile,

@@ -114,10 +114,13 @@ func (f Files) prepare(ca *pki.CA, server, adminToken string, identities []clien
 }
 
 // writeKubeconfig writes a kubeconfig that authenticates with a client
-// certificate.
+// certificate. Its users are the server's own components, on loopback in
+// the same process: they ask for no compression (as kube-apiserver's own
+// loopback client does), which would cost CPU on both ends of every
+// watch event and gain nothing.
 func writeKubeconfig(path, server, caFile, certFile, keyFile string) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["slipway"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}
+	cfg.Clusters["slipway"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile, DisableCompression: true}
 	cfg.AuthInfos["user"] = &clientcmdapi.AuthInfo{ClientCertificate: certFile, ClientKey: keyFile}
 	cfg.Contexts["slipway"] = &clientcmdapi.Context{Cluster: "slipway", AuthInfo: "user"}
 	cfg.CurrentContext = "slipway"
