@@ -7,6 +7,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -208,3 +211,29 @@ func (s *Server) Logs() string { return s.logs.String() }
 // Pid is the server process's id (for its memory, threads and open files
 // under /proc).
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// SaveProfile writes the server's Go profile /debug/pprof/<name> (query
+// included, e.g. "profile?seconds=10" or "heap") to out, for `go tool
+// pprof`. The server must run with --profiling.
+func (s *Server) SaveProfile(b testing.TB, name, out string) error {
+	req, err := http.NewRequest(http.MethodGet, "https://"+s.Listen+"/debug/pprof/"+name, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.AdminToken(b))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s: HTTP %d (is the server run with --profiling?)", name, resp.StatusCode)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
+}

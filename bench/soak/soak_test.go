@@ -9,7 +9,8 @@
 //	SLIPWAY_SOAK=1 go test -run '^$' -bench Soak -benchtime 1x -timeout 0 ./bench/soak/ \
 //	    [-soak.duration=1h] [-soak.report=5m]
 //
-// (SLIPWAY_SOAK_DURATION and SLIPWAY_SOAK_REPORT set the same), as root,
+// (SLIPWAY_SOAK_DURATION and SLIPWAY_SOAK_REPORT set the same;
+// SLIPWAY_SOAK_PROFILES=dir saves a heap profile at every report), as root,
 // with bin/buildkitd built (make build) and docker-registry installed. It
 // runs $SLIPWAY_TEST_BINARY when set, else builds ./cmd/slipway.
 package soak_bench
@@ -105,7 +106,14 @@ func BenchmarkSoak(b *testing.B) {
 		slipway = benchserver.BuildSlipway(b, root)
 	}
 	reg := testregistry.Start(b, testregistry.Options{})
-	srv := benchserver.Start(b, slipway, "--buildkitd", buildkitd, "--image-import-interval="+importInterval.String())
+	args := []string{"--buildkitd", buildkitd, "--image-import-interval=" + importInterval.String()}
+	// SLIPWAY_SOAK_PROFILES=dir saves the server's heap profile at every
+	// report (heap-<minutes>m.pprof), to compare with go tool pprof -base.
+	profiles := os.Getenv("SLIPWAY_SOAK_PROFILES")
+	if profiles != "" {
+		args = append(args, "--profiling")
+	}
+	srv := benchserver.Start(b, slipway, args...)
 	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig())
 	if err != nil {
 		b.Fatal(err)
@@ -150,6 +158,12 @@ func BenchmarkSoak(b *testing.B) {
 			done = true
 		}
 		s.print(time.Since(start), samples, done)
+		if profiles != "" {
+			out := filepath.Join(profiles, fmt.Sprintf("heap-%dm.pprof", int(time.Since(start).Round(time.Minute).Minutes())))
+			if err := srv.SaveProfile(b, "heap", out); err != nil {
+				b.Errorf("heap profile: %v", err)
+			}
+		}
 	}
 	ticker.Stop()
 	wg.Wait()

@@ -59,7 +59,11 @@ func BenchmarkStartBuild(b *testing.B) {
 
 	hub := buildtest.StartRegistry(b, hubUser, hubPassword)
 	busybox := buildtest.PushBusybox(b, hub)
-	srv := benchserver.Start(b, slipway, "--buildkitd", buildkitd, "--registry-ca", hub.Host+"="+hub.CAFile)
+	args := []string{"--buildkitd", buildkitd, "--registry-ca", hub.Host + "=" + hub.CAFile}
+	if os.Getenv("SLIPWAY_BENCH_PROFILE") != "" {
+		args = append(args, "--profiling")
+	}
+	srv := benchserver.Start(b, slipway, args...)
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig())
 	if err != nil {
@@ -196,6 +200,9 @@ spec:
 		}
 	}
 	b.StopTimer()
+	if out := os.Getenv("SLIPWAY_BENCH_PROFILE"); out != "" {
+		profileServer(b, srv, out, startBuild)
+	}
 	ratio := benchserver.Median(warm).Seconds() / benchserver.Median(bahWarm).Seconds()
 	b.ReportMetric(cold.Seconds(), "cold-s")
 	b.ReportMetric(benchserver.Median(warm).Seconds(), "warm-s")
@@ -315,5 +322,25 @@ func gitRepo(b *testing.B, appDir string) string {
 func writeFile(b *testing.B, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// profileServer writes a CPU profile of the server taken over warm
+// start-builds to out (SLIPWAY_BENCH_PROFILE=out), for `go tool pprof`.
+func profileServer(b *testing.B, srv *benchserver.Server, out string, startBuild func() time.Duration) {
+	const seconds = 10
+	done := make(chan error, 1)
+	go func() { done <- srv.SaveProfile(b, fmt.Sprintf("profile?seconds=%d", seconds), out) }()
+	for n := 0; ; n++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Printf("server CPU profile over %d warm start-builds (%d s): %s\n", n, seconds, out)
+			return
+		default:
+		}
+		startBuild()
 	}
 }

@@ -9,14 +9,20 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"net"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authentication/user"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -28,6 +34,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/admission/imageaccess"
 	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
+	"github.com/slipway-dev/slipway/internal/admission/scc"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/podlogs"
 	"github.com/slipway-dev/slipway/internal/scheme"
@@ -66,6 +73,10 @@ type Config struct {
 	// one with no extra trust (loopback registries over plain HTTP, the
 	// system CAs for the others).
 	Registries *image.Client
+	// MaxBinaryBuildSize bounds the input of
+	// buildconfigs/instantiatebinary (413 beyond it); zero is the
+	// default, buildregistry.DefaultMaxBinarySize.
+	MaxBinaryBuildSize int64
 }
 
 // Server is a configured, not yet running, API server.
@@ -130,7 +141,7 @@ func New(c Config) (*Server, error) {
 	authz.RemoteKubeConfigFile = c.Kubeconfig
 	// The kube-apiserver calls admission webhooks without credentials; the
 	// image lookup webhook only reads image streams and never denies.
-	authz.AlwaysAllowPaths = append(authz.AlwaysAllowPaths, imagelookup.WebhookPath)
+	authz.AlwaysAllowPaths = append(authz.AlwaysAllowPaths, imagelookup.WebhookPath, scc.WebhookPath)
 	if err := authz.ApplyTo(&config.Authorization); err != nil {
 		return nil, fmt.Errorf("configuring delegated authorization: %w", err)
 	}
@@ -178,13 +189,43 @@ func New(c Config) (*Server, error) {
 	if registries == nil {
 		registries = image.NewClient(image.Options{UserAgent: "slipway"})
 	}
-	if err := installAPIGroups(generic, optsGetter, kubeConfig, client, config.Authorization.Authorizer, c.RegistryHostname, registries); err != nil {
+	if err := installAPIGroups(generic, optsGetter, kubeConfig, client, config.Authorization.Authorizer, c.RegistryHostname, registries, c.MaxBinaryBuildSize); err != nil {
 		return nil, err
 	}
 	generic.Handler.NonGoRestfulMux.Handle(imagelookup.WebhookPath, imageLookup)
+	generic.Handler.NonGoRestfulMux.Handle(scc.WebhookPath, newSCCAdmission(client))
 	generic.AddPostStartHookOrDie("slipway-kube-informers", func(hook genericapiserver.PostStartHookContext) error {
 		kubeInformers.Start(hook.Done())
 		return nil
 	})
 	return &Server{Generic: generic}, nil
+}
+
+// newSCCAdmission reads namespaces and asks "may this user use the
+// constraint" of the kube-apiserver itself, uncached: a grant (`adm policy
+// add-scc-to-user`) counts for the very next pod.
+func newSCCAdmission(client kubernetes.Interface) *scc.Admission {
+	return scc.New(
+		func(ctx context.Context, name string) (*corev1.Namespace, error) {
+			return client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		},
+		func(ctx context.Context, u user.Info, name, namespace string) (bool, error) {
+			extra := map[string]authorizationv1.ExtraValue{}
+			for k, v := range u.GetExtra() {
+				extra[k] = v
+			}
+			review, err := client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+				Spec: authorizationv1.SubjectAccessReviewSpec{
+					User: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups(), Extra: extra,
+					ResourceAttributes: &authorizationv1.ResourceAttributes{
+						Namespace: namespace, Verb: "use", Group: "security.openshift.io",
+						Resource: "securitycontextconstraints", Name: name,
+					},
+				},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				return false, err
+			}
+			return review.Status.Allowed, nil
+		})
 }

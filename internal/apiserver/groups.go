@@ -34,12 +34,16 @@ import (
 // own identity), for what OpenShift's resources read of Kubernetes'; authz
 // is the server's (delegated) authorizer, for the checks a write makes on
 // the requester's behalf elsewhere (a tag of another project's image).
-func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, kubeConfig *restclient.Config, kube kubernetes.Interface, authz authorizer.Authorizer, registryHostname string, registries *image.Client) error {
+func installAPIGroups(s *genericapiserver.GenericAPIServer, optsGetter generic.RESTOptionsGetter, kubeConfig *restclient.Config, kube kubernetes.Interface, authz authorizer.Authorizer, registryHostname string, registries *image.Client, maxBinaryBuildSize int64) error {
 	projects, err := projectregistry.NewStorage(projectstore.ClientNamespaces(kube.CoreV1().Namespaces()), defaultServiceAccounts(kube))
 	if err != nil {
 		return fmt.Errorf("project storage: %w", err)
 	}
-	builds, err := buildregistry.NewStorage(optsGetter, buildregistry.WithLoopbackConfig(kubeConfig))
+	buildOpts := []buildregistry.Option{buildregistry.WithLoopbackConfig(kubeConfig)}
+	if maxBinaryBuildSize != 0 {
+		buildOpts = append(buildOpts, buildregistry.WithMaxBinarySize(maxBinaryBuildSize))
+	}
+	builds, err := buildregistry.NewStorage(optsGetter, buildOpts...)
 	if err != nil {
 		return fmt.Errorf("build storage: %w", err)
 	}

@@ -149,6 +149,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		{
 			Message: "Advanced Commands:",
 			Commands: []*cobra.Command{
+				newCmdAdm(env),
 				apiresources.NewCmdAPIResources(f, streams),
 				apiresources.NewCmdAPIVersions(f, streams),
 				newCmdSecrets(env),

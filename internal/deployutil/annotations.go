@@ -33,6 +33,9 @@ const (
 	ReasonDeployerPodGone        = "deployer pod no longer exists"
 	ReasonUnrelatedPodExists     = "unrelated pod with the same name as this deployment is already running"
 	ReasonUnableToCreateDeployer = "unable to create deployer pod"
+	// ReasonDeployerPodLost is Slipway's: the node (slipway server) stopped
+	// while the deployer pod ran, and the pod was failed with it.
+	ReasonDeployerPodLost = "deployer pod was lost: the node stopped while it ran (slipway server was stopped or killed); roll out again"
 )
 
 // annotation returns obj's annotation key ("" when absent).

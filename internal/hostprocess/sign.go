@@ -22,6 +22,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Annotation marks a pod that runs as a host process ("true").
+const Annotation = "slipway.dev/host-process"
+
 // SignatureAnnotation holds a pod's signature.
 const SignatureAnnotation = "slipway.dev/host-process-signature"
 

@@ -32,6 +32,8 @@ type accessHandler struct {
 	router   *mux.Router
 	next     http.Handler
 	log      *slog.Logger
+	// blobs bounds blob uploads; nil for no bound.
+	blobs *blobLimit
 }
 
 func newAccessHandler(reviewer identityReviewer, next http.Handler, log *slog.Logger) *accessHandler {
@@ -91,6 +93,11 @@ func (h *accessHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			serveError(w, errcode.ErrorCodeUnknown.WithMessage(err.Error()))
 			return
 		}
+	}
+	if h.blobs != nil && (match.Route.GetName() == v2.RouteNameBlobUpload && r.Method == http.MethodPost ||
+		match.Route.GetName() == v2.RouteNameBlobUploadChunk && (r.Method == http.MethodPatch || r.Method == http.MethodPut)) {
+		h.blobs.serve(w, r, repo, match.Vars["uuid"], h.next)
+		return
 	}
 	h.next.ServeHTTP(w, r)
 }

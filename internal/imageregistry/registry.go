@@ -54,6 +54,10 @@ type Config struct {
 	// image references are made of (the API server's RegistryHostname);
 	// the listen address when empty.
 	Hostname string
+	// MaxBlobSize bounds one blob upload, in bytes: a larger one is
+	// refused with 413 and cancelled. Zero is DefaultMaxBlobSize; less is
+	// no bound.
+	MaxBlobSize int64
 }
 
 // Registry is a configured registry with its listener bound.
@@ -68,6 +72,9 @@ type Registry struct {
 func New(cfg Config) (*Registry, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
+	}
+	if cfg.MaxBlobSize == 0 {
+		cfg.MaxBlobSize = DefaultMaxBlobSize
 	}
 	if cfg.StorageDir == "" {
 		return nil, errors.New("registry: a storage directory is required")
@@ -125,10 +132,14 @@ func New(cfg Config) (*Registry, error) {
 		listener.Close()
 		return nil, err
 	}
+	access := newAccessHandler(reviewer, app, log)
+	if cfg.MaxBlobSize > 0 {
+		access.blobs = &blobLimit{max: cfg.MaxBlobSize, storageDir: cfg.StorageDir}
+	}
 	return &Registry{
 		listener: listener,
 		app:      app,
-		handler:  newAccessHandler(reviewer, app, log),
+		handler:  access,
 		hostname: hostname,
 	}, nil
 }

@@ -132,6 +132,19 @@ type Config struct {
 	// (default 10 s), doubling up to MaxRestartBackoff (default 5 min);
 	// a container that ran BackoffReset (default 10 min) starts over.
 	RestartBackoff, MaxRestartBackoff, BackoffReset time.Duration
+	// ContainerLogMaxSize is the size in bytes at which a container's log
+	// is rotated (default 10 MiB, the kubelet's containerLogMaxSize) and
+	// ContainerLogMaxFiles how many of its files are kept, the current one
+	// included (default 5, the kubelet's containerLogMaxFiles).
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
+	// EmptyDirMaxSize bounds, in bytes, an emptyDir volume without a
+	// sizeLimit (default DefaultEmptyDirMaxSize; less than zero is no
+	// bound): a pod whose emptyDir passes its sizeLimit, or this, is
+	// evicted. EmptyDirCheckInterval is how often the usage is measured
+	// (default DefaultEmptyDirCheckInterval).
+	EmptyDirMaxSize       int64
+	EmptyDirCheckInterval time.Duration
 }
 
 // Agent runs this machine's pods.
@@ -186,6 +199,21 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.BackoffReset <= 0 {
 		cfg.BackoffReset = DefaultBackoffReset
+	}
+	if cfg.EmptyDirMaxSize == 0 {
+		cfg.EmptyDirMaxSize = DefaultEmptyDirMaxSize
+	}
+	if cfg.EmptyDirCheckInterval <= 0 {
+		cfg.EmptyDirCheckInterval = DefaultEmptyDirCheckInterval
+	}
+	if cfg.ContainerLogMaxSize <= 0 {
+		cfg.ContainerLogMaxSize = podlogs.DefaultLogMaxSize
+	}
+	if cfg.ContainerLogMaxFiles <= 0 {
+		cfg.ContainerLogMaxFiles = podlogs.DefaultLogMaxFiles
+	}
+	if cfg.ContainerLogMaxFiles < 2 {
+		return nil, fmt.Errorf("node agent: ContainerLogMaxFiles %d: must be at least 2", cfg.ContainerLogMaxFiles)
 	}
 	if cfg.HostIP == "" {
 		cfg.HostIP = "127.0.0.1"

@@ -214,14 +214,18 @@ func (k kubeletAPI) containerLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		prev, cur := runs[len(runs)-2], runs[len(runs)-1]
-		opts.From, opts.To = prev.Offset, cur.Offset
-		if opts.To == opts.From {
-			// It wrote nothing (To zero would mean the end of the file).
+		// A run's offset is negative when its output began in a log file
+		// since rotated away (podlogs.LogWriter): what is left of it is
+		// in the current file, as the kubelet serves only that.
+		opts.From, opts.To = max(prev.Offset, 0), cur.Offset
+		if opts.To <= opts.From {
+			// It wrote nothing, or nothing still in the current file (To
+			// zero would mean the end of the file).
 			w.Header().Set("Content-Type", "text/plain")
 			return
 		}
 	case len(runs) > 0:
-		opts.From = runs[len(runs)-1].Offset
+		opts.From = max(runs[len(runs)-1].Offset, 0)
 	}
 
 	rc, err := podlogs.Open(r.Context(), logDir.ContainerLog(namespace, name, container), opts, done)

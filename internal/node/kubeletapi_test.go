@@ -263,3 +263,31 @@ func TestKubeletAPIFollow(t *testing.T) {
 		t.Fatalf("after the pod ended: %q, %v", rest, err)
 	}
 }
+
+// After the log rotated, the runs begin before the current file: the
+// current run is what the file holds, and a previous run rotated away has
+// nothing left to serve.
+func TestKubeletAPIContainerLogsAfterRotation(t *testing.T) {
+	f := startKubeletAPI(t)
+	f.addPod(t, "node1", corev1.PodRunning, "first run\n", "one\ntwo\n")
+	w, err := f.logs.OpenLog("p", "web", "c", podlogs.Rotation{MaxSize: 25, MaxFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 18 bytes and 11 more rotate (the times file's line is shorter);
+	// then 5.
+	for _, out := range []string{"three\nfour\n", "five\n"} {
+		if err := w.Record(strings.NewReader(out)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t, "kube-apiserver-kubelet-client", "system:masters")
+	for query, want := range map[string]string{"": "five\n", "?tailLines=1": "five\n", "?previous=true": ""} {
+		if status, body := get(t, c, f.url+"/containerLogs/p/web/c"+query); status != http.StatusOK || body != want {
+			t.Errorf("%q: %d %q, want 200 %q", query, status, body, want)
+		}
+	}
+}

@@ -29,40 +29,31 @@ type containerOutput struct {
 
 // openOutput opens the container's log for a run that starts at started,
 // records where the run begins in it (podlogs.AppendRun), and starts
-// copying.
+// copying, rotating the log by the agent's ContainerLogMaxSize and
+// ContainerLogMaxFiles.
 func (a *Agent) openOutput(namespace, pod, container string, started time.Time) (*containerOutput, error) {
-	log, err := os.OpenFile(a.logs.ContainerLog(namespace, pod, container), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	log, err := a.logs.OpenLog(namespace, pod, container, podlogs.Rotation{MaxSize: a.cfg.ContainerLogMaxSize, MaxFiles: a.cfg.ContainerLogMaxFiles})
 	if err != nil {
-		return nil, fmt.Errorf("opening the log: %w", err)
+		return nil, err
 	}
-	times, err := os.OpenFile(a.logs.ContainerTimes(namespace, pod, container), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		log.Close()
-		return nil, fmt.Errorf("opening the log's times: %w", err)
-	}
-	info, err := log.Stat()
-	if err == nil {
-		// Where this run's output begins: the kubelet API serves a
-		// restarted container's current run, or with previous the one
-		// before.
-		err = podlogs.AppendRun(a.logs.ContainerRuns(namespace, pod, container), podlogs.Run{Offset: info.Size(), Started: started})
-	}
+	// Where this run's output begins: the kubelet API serves a restarted
+	// container's current run, or with previous the one before.
+	err = podlogs.AppendRun(a.logs.ContainerRuns(namespace, pod, container), podlogs.Run{Offset: log.Size(), Started: started})
 	var r, w *os.File
 	if err == nil {
 		r, w, err = os.Pipe()
 	}
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("preparing the log: %w", err), log.Close(), times.Close())
+		return nil, errors.Join(fmt.Errorf("preparing the log: %w", err), log.Close())
 	}
 	o := &containerOutput{w: w, r: r, done: make(chan struct{})}
 	go func() {
 		defer close(o.done)
-		if err := podlogs.Record(r, log, times, info.Size()); err != nil && !errors.Is(err, os.ErrClosed) {
+		if err := log.Record(r); err != nil && !errors.Is(err, os.ErrClosed) {
 			a.log.Error("copying a container's output", "pod", namespace+"/"+pod, "container", container, "error", err)
 		}
 		r.Close()
 		log.Close()
-		times.Close()
 	}()
 	return o, nil
 }

@@ -104,6 +104,7 @@ func (a *Agent) start(ctx context.Context, pod *corev1.Pod, rt Runtime) error {
 	a.running[key] = run
 	a.mu.Unlock()
 	a.scheduleTokenRefresh(key, run, refreshAt)
+	a.watchEmptyDirs(pod, files, run)
 	a.log.Info("starting pod", "pod", key, "runtime", rt.Name())
 	if sr, ok := rt.(SandboxRuntime); ok {
 		go a.executeApp(pod.DeepCopy(), sr, files, run)

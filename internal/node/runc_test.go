@@ -283,6 +283,11 @@ func TestRuncPods(t *testing.T) {
 	t.Run("containers run under seccomp without NET_RAW, with the capabilities they drop and add", func(t *testing.T) {
 		pod := appPod("caps", busybox, "grep -E '^(CapEff|Seccomp):' /proc/self/status")
 		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+		// As root (the admin's privileged SCC: anyuid adds no capability,
+		// restricted-v2 runs as a UID whose effective set is empty), so
+		// that the node's own capability handling shows.
+		root := int64(0)
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &root}
 		restricted := pod.Spec.Containers[0]
 		restricted.Name = "restricted"
 		restricted.SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{

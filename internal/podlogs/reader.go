@@ -111,6 +111,9 @@ type reader struct {
 	pos int64
 	// times dates the log (Since, Timestamps); nil without a times file.
 	times *timeIndex
+	// drained is set once a follower at the end of a rotated file has
+	// read it once more since seeing the rotation.
+	drained bool
 }
 
 func (r *reader) closeTimes() {
@@ -206,6 +209,15 @@ func (r *reader) Read(p []byte) (int, error) {
 		if !r.opts.Follow || r.finishing {
 			return 0, io.EOF
 		}
+		if r.file != nil {
+			switched, err := r.followRotation()
+			if err != nil {
+				return 0, err
+			}
+			if switched {
+				continue
+			}
+		}
 		if r.done != nil && time.Since(r.lastCheck) >= r.opts.DoneInterval {
 			r.lastCheck = time.Now()
 			finished, err := r.done(r.ctx)
@@ -225,6 +237,90 @@ func (r *reader) Read(p []byte) (int, error) {
 		case <-time.After(r.opts.PollInterval):
 		}
 	}
+}
+
+// followRotation goes on in the new file at path when the one read was
+// rotated away (LogWriter.rotate) and has been read to its end. The writer
+// may have written to the old file after the last read saw its end: it is
+// read once more after the rotation is seen, and left only when that read
+// finds nothing.
+func (r *reader) followRotation() (bool, error) {
+	current, err := os.Stat(r.path)
+	if err != nil {
+		return false, nil
+	}
+	held, err := r.file.Stat()
+	if err != nil || os.SameFile(current, held) {
+		return false, nil
+	}
+	if !r.drained {
+		r.drained = true
+		return true, nil
+	}
+	f, suffix := r.successor(held)
+	if f == nil {
+		return false, nil
+	}
+	r.file.Close()
+	r.file, r.pos, r.drained = f, 0, false
+	if r.times != nil {
+		// The next file's times start over with it.
+		r.times.close()
+		times := r.opts.Times
+		if times != "" {
+			times += suffix
+		}
+		r.times = openTimes(times)
+	}
+	return true, nil
+}
+
+// successor opens the file written after held: held is now <path>.k
+// (LogWriter.rotate), the next one <path>.(k-1), or <path> itself when k
+// is 1. A follower slower than the rotations so reads every file still
+// kept; when held is no longer among them (dropped), it goes on with the
+// current one. suffix is the file's (".1", or "" for the current one),
+// which its times file has too.
+func (r *reader) successor(held os.FileInfo) (*os.File, string) {
+	for range 3 {
+		var infos []os.FileInfo // infos[i] is <path>.(i+1)
+		for i := 1; ; i++ {
+			fi, err := os.Stat(fmt.Sprintf("%s.%d", r.path, i))
+			if err != nil {
+				break
+			}
+			infos = append(infos, fi)
+		}
+		suffix := ""
+		want, err := os.Stat(r.path)
+		if err != nil {
+			return nil, ""
+		}
+		for i, fi := range infos {
+			if !os.SameFile(fi, held) {
+				continue
+			}
+			if i > 0 {
+				suffix, want = fmt.Sprintf(".%d", i), infos[i-1]
+			}
+			break
+		}
+		f, err := os.Open(r.path + suffix)
+		if err != nil {
+			continue
+		}
+		// A rotation between the look and the open moved the names on:
+		// look again.
+		if got, err := f.Stat(); err == nil && os.SameFile(got, want) {
+			return f, suffix
+		}
+		f.Close()
+	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return nil, ""
+	}
+	return f, ""
 }
 
 func (r *reader) Close() error {

@@ -25,6 +25,7 @@ import (
 	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
 	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
+	"github.com/slipway-dev/slipway/internal/admission/scc"
 	"github.com/slipway-dev/slipway/internal/controller/localvolume"
 	"github.com/slipway-dev/slipway/internal/controller/serviceaccount"
 	"github.com/slipway-dev/slipway/internal/controlplane"
@@ -69,6 +70,23 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 	// The webhook first: one left from the previous start names the old
 	// port of the OpenShift API server, and writes wait for it until then.
 	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), imageLookupWebhook(int32(port), caBundle)); err != nil {
+		return err
+	}
+	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), sccWebhook(int32(port), caBundle)); err != nil {
+		return err
+	}
+	for _, role := range sccRoles() {
+		if err := apply(ctx, client.RbacV1().ClusterRoles(), role); err != nil {
+			return err
+		}
+	}
+	// Everyone may run pods as restricted-v2 does, as on OpenShift 4.11+.
+	restricted := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: scc.ClusterRoleName(scc.RestrictedV2)},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: scc.ClusterRoleName(scc.RestrictedV2)},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:authenticated"}},
+	}
+	if err := apply(ctx, client.RbacV1().ClusterRoleBindings(), restricted); err != nil {
 		return err
 	}
 	for _, name := range systemNamespaces {
@@ -291,6 +309,58 @@ func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.Mu
 				{Key: buildv1.BuildLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
 				{Key: appsv1.DeployerPodForDeploymentLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
 			}},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+				Values: []string{"kube-system", "kube-public", "kube-node-lease", openshiftAPINamespace},
+			}}},
+		}},
+	}
+}
+
+// sccRoles are OpenShift's system:openshift:scc:<name> cluster roles: a
+// binding to one lets its subjects run pods under that constraint
+// (`adm policy add-scc-to-user`).
+func sccRoles() []*rbacv1.ClusterRole {
+	var roles []*rbacv1.ClusterRole
+	for _, name := range scc.Names {
+		roles = append(roles, &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: scc.ClusterRoleName(name)},
+			Rules: []rbacv1.PolicyRule{{
+				Verbs: []string{"use"}, APIGroups: []string{"security.openshift.io"},
+				Resources: []string{"securitycontextconstraints"}, ResourceNames: []string{name},
+			}},
+		})
+	}
+	return roles
+}
+
+// sccWebhook sends every new pod of a project to the OpenShift API
+// server's security context constraint admission (internal/admission/scc).
+// It fails closed: a pod no constraint admitted does not run. Kubernetes'
+// own namespaces and the OpenShift API server's are left out, so that
+// nothing the webhook needs waits for it.
+func sccWebhook(port int32, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+	path := scc.WebhookPath
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	timeout := int32(15)
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "scc.security.openshift.io"},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: "scc.security.openshift.io",
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{
+				Service:  &admissionregistrationv1.ServiceReference{Namespace: openshiftAPINamespace, Name: openshiftAPIService, Path: &path, Port: &port},
+				CABundle: caBundle,
+			},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+			}},
+			FailurePolicy:           &fail,
+			SideEffects:             &none,
+			TimeoutSeconds:          &timeout,
+			AdmissionReviewVersions: []string{"v1"},
+			// Labels are the pod's creator's to write: no object selector.
 			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
 				Values: []string{"kube-system", "kube-public", "kube-node-lease", openshiftAPINamespace},

@@ -19,19 +19,25 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/slipway-dev/slipway/internal/apiserver"
 	"github.com/slipway-dev/slipway/internal/buildkit"
 	"github.com/slipway-dev/slipway/internal/controller/imageimport"
+	"github.com/slipway-dev/slipway/internal/controller/sccallocation"
 	"github.com/slipway-dev/slipway/internal/controlplane"
 	"github.com/slipway-dev/slipway/internal/etcd"
 	"github.com/slipway-dev/slipway/internal/image"
 	"github.com/slipway-dev/slipway/internal/imageregistry"
+	"github.com/slipway-dev/slipway/internal/node"
 	"github.com/slipway-dev/slipway/internal/node/cni"
 	"github.com/slipway-dev/slipway/internal/pki"
+	"github.com/slipway-dev/slipway/internal/podlogs"
+	buildregistry "github.com/slipway-dev/slipway/internal/registry/build"
 )
 
 // Options are the flags of `slipway server`.
@@ -46,6 +52,8 @@ type Options struct {
 	Workers int
 	// RegistryListen is the internal registry's host:port.
 	RegistryListen string
+	// RegistryMaxBlobSize bounds one blob pushed to the internal registry.
+	RegistryMaxBlobSize resource.QuantityValue
 	// Buildkitd is the buildkitd executable; empty finds it next to slipway.
 	Buildkitd string
 	// InsecureRegistries and RegistryCAs configure how builds, imports
@@ -64,11 +72,24 @@ type Options struct {
 	ServiceCIDR string
 	// AuditLog is where the kube-apiserver writes its audit log (none when empty).
 	AuditLog string
+	// Profiling serves /debug/pprof to cluster admins.
+	Profiling bool
 	// NodeName names this machine's Node; default its host name.
 	NodeName string
 	// KubeletListen is the node's kubelet API address (logs, exec);
 	// port 0 picks a free one, which the Node object publishes.
 	KubeletListen string
+	// ContainerLogMaxSize is the size at which a container's log is
+	// rotated, and ContainerLogMaxFiles how many of its files the node
+	// keeps (the kubelet's containerLogMaxSize and containerLogMaxFiles).
+	ContainerLogMaxSize  resource.QuantityValue
+	ContainerLogMaxFiles int
+	// EmptyDirMaxSize bounds an emptyDir volume without a sizeLimit (0:
+	// no bound).
+	EmptyDirMaxSize resource.QuantityValue
+	// MaxBinaryBuildSize bounds a binary build's upload
+	// (buildconfigs/instantiatebinary).
+	MaxBinaryBuildSize resource.QuantityValue
 	// LocalGitRoot is the directory under which builds may use git
 	// repositories of this machine (file:// URLs and paths); "" refuses
 	// them.
@@ -86,6 +107,11 @@ func NewCommand() *cobra.Command {
 		ImageImportInterval: imageimport.DefaultInterval, ImageImportRate: imageimport.DefaultRatePerMinute,
 		HostPortAddress: "127.0.0.1", PodSubnet: cni.DefaultSubnet,
 		ServiceCIDR: controlplane.DefaultServiceCIDR, KubeletListen: "127.0.0.1:0",
+		ContainerLogMaxSize:  resource.QuantityValue{Quantity: *resource.NewQuantity(podlogs.DefaultLogMaxSize, resource.BinarySI)},
+		ContainerLogMaxFiles: podlogs.DefaultLogMaxFiles,
+		EmptyDirMaxSize:      resource.QuantityValue{Quantity: *resource.NewQuantity(node.DefaultEmptyDirMaxSize, resource.BinarySI)},
+		RegistryMaxBlobSize:  resource.QuantityValue{Quantity: *resource.NewQuantity(imageregistry.DefaultMaxBlobSize, resource.BinarySI)},
+		MaxBinaryBuildSize:   resource.QuantityValue{Quantity: *resource.NewQuantity(buildregistry.DefaultMaxBinarySize, resource.BinarySI)},
 	}
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -112,6 +138,7 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringVar(&o.EtcdKey, "etcd-keyfile", "", "Client key for the external etcd")
 	f.IntVar(&o.Workers, "controller-workers", o.Workers, "Parallel syncs per controller")
 	f.StringVar(&o.RegistryListen, "registry-listen", o.RegistryListen, "IP:port the internal image registry listens on (plain HTTP)")
+	f.Var(&o.RegistryMaxBlobSize, "registry-max-blob-size", "Largest blob (image layer or config) the internal registry accepts; a larger upload is refused with 413 and cancelled")
 	f.StringVar(&o.Buildkitd, "buildkitd", "", "Path of the buildkitd executable (default: next to slipway, else on PATH)")
 	f.StringArrayVar(&o.InsecureRegistries, "insecure-registry", nil, "HOST[:PORT] of a registry builds, imports and pods may reach without TLS verification (repeatable); loopback registries may always speak plain HTTP")
 	f.StringArrayVar(&o.RegistryCAs, "registry-ca", nil, "CA bundle trusted for registries: FILE for all, or HOST[:PORT]=FILE for one, which builds then reach over HTTPS even on loopback (repeatable)")
@@ -120,9 +147,14 @@ an encryption key into the data directory, and writes admin.kubeconfig there.`,
 	f.StringVar(&o.PodSubnet, "pod-subnet", o.PodSubnet, "IPv4 subnet of the pod network (the CNI bridge slipway0); must not overlap another interface's")
 	f.StringVar(&o.HostPortAddress, "host-port-address", o.HostPortAddress, "IP address Services' host ports (nodePort, expose --host-port) listen on; 0.0.0.0 for every interface")
 	f.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "IPv4 range Services' cluster IPs come from; must not overlap the pod subnet")
+	f.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go's CPU, heap and goroutine profiles of the server under /debug/pprof/ (cluster admins only)")
 	f.StringVar(&o.AuditLog, "audit-log", o.AuditLog, "file the API server writes its audit log to: one JSON line per request (metadata only, never bodies); none when empty")
 	f.StringVar(&o.NodeName, "node-name", "", "Name of this machine's Node (default: its host name)")
 	f.StringVar(&o.KubeletListen, "kubelet-listen", o.KubeletListen, "IP:port of the node's kubelet API (logs, exec, port-forward); port 0 picks a free one")
+	f.Var(&o.ContainerLogMaxSize, "container-log-max-size", "Size at which the node rotates a container's log (as the kubelet's containerLogMaxSize); pods/log serves the current file")
+	f.IntVar(&o.ContainerLogMaxFiles, "container-log-max-files", o.ContainerLogMaxFiles, "Files of a container's log the node keeps, the current one included (as the kubelet's containerLogMaxFiles; at least 2)")
+	f.Var(&o.EmptyDirMaxSize, "emptydir-max-size", "Size an emptyDir volume without a sizeLimit may reach before its pod is evicted (as one past its sizeLimit is); 0 for no bound")
+	f.Var(&o.MaxBinaryBuildSize, "max-binary-build-size", "Largest upload a binary build (start-build --from-dir/--from-file/--from-archive) may send; a larger one is refused with 413 and its build cancelled")
 	f.StringVar(&o.LocalGitRoot, "local-git-root", "", "Directory under which builds may use git repositories of this machine (file:// URLs and paths, symlinks resolved); empty refuses them")
 	f.BoolVar(&o.APIOnly, "api-only", false, "Run only etcd, the Kubernetes control plane and the OpenShift API server (for tests)")
 	_ = f.MarkHidden("api-only")
@@ -171,6 +203,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.ImageImportInterval < imageimport.MinInterval {
 		return fmt.Errorf("--image-import-interval %s is below the minimum %s", o.ImageImportInterval, imageimport.MinInterval)
+	}
+	if o.RegistryMaxBlobSize.Value() <= 0 {
+		return fmt.Errorf("--registry-max-blob-size %s: must be greater than 0", o.RegistryMaxBlobSize.String())
+	}
+	if o.MaxBinaryBuildSize.Value() <= 0 {
+		return fmt.Errorf("--max-binary-build-size %s: must be greater than 0", o.MaxBinaryBuildSize.String())
 	}
 	nodeName, err := nodeNameOf(o.NodeName)
 	if err != nil {
@@ -226,6 +264,7 @@ func Run(ctx context.Context, o Options) error {
 		AdminToken:           adminToken,
 		ServiceCIDR:          o.ServiceCIDR,
 		AuditLogPath:         o.AuditLog,
+		Profiling:            o.Profiling,
 		ExtraIdentities: map[string][]string{
 			controlplane.OpenShiftAPIServerUser:   nil,
 			controlplane.OpenShiftControllersUser: nil,
@@ -262,6 +301,7 @@ func Run(ctx context.Context, o Options) error {
 		RegistryHostname:          clientHost(o.RegistryListen),
 		DataDir:                   string(dir),
 		Registries:                registries,
+		MaxBinaryBuildSize:        o.MaxBinaryBuildSize.Value(),
 	})
 	if err != nil {
 		return err
@@ -273,6 +313,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := retryBootstrap(ctx, cp.Admin, openshiftPort, caBundle, dnsIP); err != nil {
+		return err
+	}
+	// Every namespace's pods need its ID ranges (the SCC admission waits
+	// for them), with or without the rest of the pipeline.
+	if err := startSCCAllocation(ctx, cp); err != nil {
 		return err
 	}
 	if layout1 != nil {
@@ -427,4 +472,26 @@ func listeningPorts(addresses []string) []int32 {
 		}
 	}
 	return ports
+}
+
+// startSCCAllocation runs the controller that gives namespaces their UID
+// and group ranges (internal/controller/sccallocation) until ctx ends.
+func startSCCAllocation(ctx context.Context, cp *controlplane.ControlPlane) error {
+	cfg, err := cp.Config(controlplane.OpenShiftControllersUser)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	allocation := sccallocation.New(client, factory.Core().V1().Namespaces())
+	factory.Start(ctx.Done())
+	go func() {
+		if err := allocation.Run(ctx, 1); err != nil && ctx.Err() == nil {
+			slog.Error("controller stopped", "controller", sccallocation.ControllerName, "err", err)
+		}
+	}()
+	return nil
 }

@@ -63,10 +63,11 @@ func startPipeline(ctx context.Context, o Options, dir dataDir, cp *controlplane
 		return err
 	}
 	registry, err := imageregistry.New(imageregistry.Config{
-		Listen:     o.RegistryListen,
-		StorageDir: dir.path("registry"),
-		APIConfig:  registryConfig,
-		Hostname:   clientHost(o.RegistryListen),
+		Listen:      o.RegistryListen,
+		StorageDir:  dir.path("registry"),
+		APIConfig:   registryConfig,
+		Hostname:    clientHost(o.RegistryListen),
+		MaxBlobSize: o.RegistryMaxBlobSize.Value(),
 	})
 	if err != nil {
 		return err
@@ -228,6 +229,19 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 	if err != nil {
 		return nil, nil, err
 	}
+	if o.ContainerLogMaxSize.Value() <= 0 {
+		return nil, nil, fmt.Errorf("--container-log-max-size %s: must be greater than 0", o.ContainerLogMaxSize.String())
+	}
+	if o.ContainerLogMaxFiles < 2 {
+		return nil, nil, fmt.Errorf("--container-log-max-files %d: must be at least 2", o.ContainerLogMaxFiles)
+	}
+	emptyDirMax := o.EmptyDirMaxSize.Value()
+	switch {
+	case emptyDirMax < 0:
+		return nil, nil, fmt.Errorf("--emptydir-max-size %s: must not be negative", o.EmptyDirMaxSize.String())
+	case emptyDirMax == 0:
+		emptyDirMax = -1 // the node's "no bound"
+	}
 	agent, err := node.New(node.Config{
 		NodeName:          c.nodeName,
 		KubeletListen:     o.KubeletListen,
@@ -248,6 +262,11 @@ func newNode(o Options, dir dataDir, cp *controlplane.ControlPlane, c pipelineCo
 		Standby:           true,
 		Registry:          c.registries,
 		Network:           cni.Config{Subnet: o.PodSubnet},
+
+		// What a pod may take of the node's disk.
+		ContainerLogMaxSize:  o.ContainerLogMaxSize.Value(),
+		ContainerLogMaxFiles: o.ContainerLogMaxFiles,
+		EmptyDirMaxSize:      emptyDirMax,
 	})
 	return agent, factory, err
 }

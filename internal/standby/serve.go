@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Requested reports whether this process was started as a standby.
@@ -77,6 +79,12 @@ func receive() (*Request, error) {
 	if err := apply(&req, fds); err != nil {
 		_, _ = conn.Write([]byte{'x'})
 		return nil, err
+	}
+	// The command is no standby's any more: it is not to die with the
+	// thread that started this process (see start).
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		_, _ = conn.Write([]byte{'x'})
+		return nil, fmt.Errorf("clearing the parent-death signal: %w", err)
 	}
 	if _, err := conn.Write([]byte{'k'}); err != nil {
 		return nil, fmt.Errorf("answering: %w", err)

@@ -208,7 +208,12 @@ func start(exe string, idle bool) (*process, error) {
 	}
 	cmd := exec.Command(exe, Arg)
 	cmd.ExtraFiles = []*os.File{childEnd} // fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// An idle standby under SCHED_IDLE on a busy machine may take a minute
+	// to finish its start-up and see the socket close when its parent is
+	// killed (SIGKILL): the parent's death kills it instead. Serve clears
+	// this once it is handed a command, which then outlives the parent as
+	// any host process does (the next agent stops it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("starting a standby process: %w", err)

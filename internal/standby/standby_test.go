@@ -20,9 +20,49 @@ import (
 // Arg it serves one command from the little set below.
 func TestMain(m *testing.M) {
 	if Requested() {
+		if os.Getenv(slowEnv) != "" {
+			// Still starting up, as under SCHED_IDLE on a busy machine.
+			time.Sleep(time.Hour)
+		}
 		os.Exit(Serve(testCommand))
 	}
+	if os.Getenv(parentEnv) != "" {
+		os.Exit(parent())
+	}
 	os.Exit(m.Run())
+}
+
+// parentEnv makes the test binary a pool's parent (parent); slowEnv
+// makes a standby take an hour to start up.
+const (
+	parentEnv = "STANDBY_TEST_PARENT"
+	slowEnv   = "STANDBY_TEST_SLOW_START"
+)
+
+// parent hands "sleep" to a standby of a pool, starts an idle standby
+// that is slow to start up, prints "<handed pid> <idle pid>" and waits to
+// be killed.
+func parent() int {
+	exe, err := os.Executable()
+	if err != nil {
+		return 1
+	}
+	pool := NewPool(exe)
+	cmd, err := pool.Start(Request{Args: []string{"sleep"}}, Files{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	pool.Close()
+	os.Setenv(slowEnv, "1")
+	idle, err := start(exe, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("%d %d\n", cmd.Process.Pid, idle.cmd.Process.Pid)
+	time.Sleep(time.Hour)
+	return 0
 }
 
 // testCommand is what a standby of this test binary runs: "report" prints
@@ -227,6 +267,53 @@ func TestIdleStandbyExitsWhenItsSocketCloses(t *testing.T) {
 		_ = proc.cmd.Process.Kill()
 		t.Fatal("standby did not exit when its socket closed")
 	}
+}
+
+// An idle standby that cannot see its socket close (still starting up, as
+// under SCHED_IDLE on a busy machine) dies with its parent
+// all the same, while a command handed to a standby outlives it.
+func TestIdleStandbyDiesWithItsParent(t *testing.T) {
+	cmd := exec.Command(self(t))
+	cmd.Env = append(os.Environ(), parentEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var handed, idle int
+	if _, err := fmt.Fscan(out, &handed, &idle); err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatalf("reading the parent's standbys: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-handed, syscall.SIGKILL)
+		_ = syscall.Kill(idle, syscall.SIGKILL)
+	})
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for running(idle) {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle standby %d still exists 5s after its parent was killed", idle)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !running(handed) {
+		t.Errorf("the command handed to standby %d died with the parent", handed)
+	}
+}
+
+// running reports whether pid exists and is not a zombie.
+func running(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
 // waitReady waits for the pool's background standby and returns it.

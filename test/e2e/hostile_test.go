@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,35 +33,15 @@ func TestHostileInputs(t *testing.T) {
 	ctx := context.Background()
 	const ns = "hostile"
 	b.newProject(t, ns)
-	c.run("create", "secret", "generic", "hook", "--from-literal=WebHookSecretKey=hook-secret-value")
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	raw := func(t *testing.T, method, path, contentType string, body io.Reader) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, b.url()+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+b.adminToken())
-		req.Header.Set("Content-Type", contentType)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return resp.StatusCode, string(data)
-	}
+	cat := newCatalogue(t, b, ns)
+	c.run("create", "secret", "generic", "hook", "--from-literal=WebHookSecretKey="+cat.secret("hook-secret-value"))
+	raw := cat.raw
 	bcPath := "/apis/build.openshift.io/v1/namespaces/" + ns + "/buildconfigs"
 
 	// Objects: malformed, oversized, nested, or naming paths out of their
 	// source. Each is refused with the status and words a user can act on,
 	// and nothing is stored.
-	for _, tc := range []struct {
-		name, path, contentType string
-		body                    func() io.Reader
-		status                  int
-		says                    string
-	}{
+	for _, tc := range append([]objectCase{
 		{"malformed JSON", bcPath, "application/json", text(`{"kind":"BuildConfig",`), http.StatusBadRequest, "unexpected"},
 		{"malformed YAML", bcPath, "application/yaml", text("kind: BuildConfig\n  spec: [\n"), http.StatusBadRequest, "yaml"},
 		{"JSON that is not an object", bcPath, "application/json", text(`[1,2,3]`), http.StatusBadRequest, "cannot unmarshal"},
@@ -91,8 +69,8 @@ func TestHostileInputs(t *testing.T) {
 		{"project named like a system namespace", "/apis/project.openshift.io/v1/projectrequests", "application/json", text(`{"apiVersion":"project.openshift.io/v1","kind":"ProjectRequest","metadata":{"name":"kube-system"}}`), http.StatusForbidden, "cannot request a project starting with"},
 		{"image import of a reference that is not one", "/apis/image.openshift.io/v1/namespaces/" + ns + "/imagestreamimports", "application/json", text(`{"apiVersion":"image.openshift.io/v1","kind":"ImageStreamImport","metadata":{"name":"imp"},"spec":{"import":true,"images":[{"from":{"kind":"DockerImage","name":"not a reference!!"},"to":{"name":"latest"}}]}}`), http.StatusUnprocessableEntity, "from.name"},
 		{"instantiate of a build config that does not exist", bcPath + "/ghost/instantiate", "application/json", text(`{"kind":"BuildRequest","apiVersion":"build.openshift.io/v1","metadata":{"name":"ghost"}}`), http.StatusNotFound, "ghost"},
-	} {
-		t.Run("object/"+tc.name, func(t *testing.T) {
+	}, invalidSpecs(ns)...) {
+		cat.run("object/"+tc.name, func(t *testing.T) {
 			status, body := raw(t, http.MethodPost, tc.path, tc.contentType, tc.body())
 			if status != tc.status || !strings.Contains(strings.ToLower(body), strings.ToLower(tc.says)) {
 				t.Errorf("HTTP %d %s; want %d saying %q", status, trim(body), tc.status, tc.says)
@@ -106,36 +84,65 @@ func TestHostileInputs(t *testing.T) {
 		t.Errorf("refused build configs were stored: %v, %v", list, err)
 	}
 
-	// Webhooks come from outside: not JSON, too large, for an unknown
-	// branch, with a commit that is an option.
+	// Webhooks come from outside: not JSON (from every provider), too
+	// large, for an unknown branch, with a ref or commit that is an
+	// option, with the wrong secret or for nothing.
 	hookBC := dockerBC("hooked", "https://git.example/time.git", "", "", b.busybox, nil, "")
 	hookBC.Spec.Triggers = []buildv1.BuildTriggerPolicy{{Type: buildv1.GenericWebHookBuildTriggerType,
 		GenericWebHook: &buildv1.WebHookTrigger{SecretReference: &buildv1.SecretLocalReference{Name: "hook"}}}}
 	if _, err := b.builds.BuildV1().BuildConfigs(ns).Create(ctx, hookBC, createOpts); err != nil {
 		t.Fatal(err)
 	}
-	hookBC.Spec.Triggers = append(hookBC.Spec.Triggers, buildv1.BuildTriggerPolicy{Type: buildv1.GitHubWebHookBuildTriggerType,
-		GitHubWebHook: &buildv1.WebHookTrigger{SecretReference: &buildv1.SecretLocalReference{Name: "hook"}}})
+	hookRef := &buildv1.WebHookTrigger{SecretReference: &buildv1.SecretLocalReference{Name: "hook"}}
+	hookBC.Spec.Triggers = append(hookBC.Spec.Triggers,
+		buildv1.BuildTriggerPolicy{Type: buildv1.GitHubWebHookBuildTriggerType, GitHubWebHook: hookRef},
+		buildv1.BuildTriggerPolicy{Type: buildv1.GitLabWebHookBuildTriggerType, GitLabWebHook: hookRef},
+		buildv1.BuildTriggerPolicy{Type: buildv1.BitbucketWebHookBuildTriggerType, BitbucketWebHook: hookRef})
 	if _, err := b.builds.BuildV1().BuildConfigs(ns).Update(ctx, withLatest(t, b, ns, hookBC), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	jsonHeader := map[string]string{"Content-Type": "application/json"}
 	github := map[string]string{"Content-Type": "application/json", "X-GitHub-Event": "push"}
+	gitlab := map[string]string{"Content-Type": "application/json", "X-Gitlab-Event": "Push Hook"}
+	bitbucket := map[string]string{"Content-Type": "application/json", "X-Event-Key": "repo:push"}
 	for _, tc := range []struct {
 		name, kind, body string
 		headers          map[string]string
 		status           int
 		says             string
+		// bc and secret are "hooked" and its secret when empty.
+		bc, secret string
 	}{
-		{"GitHub push that is not JSON", "github", "this is not json", github, http.StatusBadRequest, "parsing the GitHub push event"},
-		{"GitHub push not sent as JSON", "github", `{"ref":"refs/heads/main"}`, map[string]string{"Content-Type": "text/plain", "X-GitHub-Event": "push"}, http.StatusBadRequest, "non-json content type"},
-		{"generic payload over 10 MiB", "generic", `{"git":{"ref":"main","message":"` + strings.Repeat("x", 11<<20) + `"}}`, jsonHeader, http.StatusRequestEntityTooLarge, "over 10 MiB"},
-		{"GitHub push to another branch", "github", `{"ref":"refs/heads/nobranch","head_commit":{"id":"0123456789abcdef0123456789abcdef01234567"}}`, github, http.StatusOK, "nobranch"},
+		{"GitHub push that is not JSON", "github", "this is not json", github, http.StatusBadRequest, "parsing the GitHub push event", "", ""},
+		{"GitHub push not sent as JSON", "github", `{"ref":"refs/heads/main"}`, map[string]string{"Content-Type": "text/plain", "X-GitHub-Event": "push"}, http.StatusBadRequest, "non-json content type", "", ""},
+		{"generic payload over 10 MiB", "generic", `{"git":{"ref":"main","message":"` + strings.Repeat("x", 11<<20) + `"}}`, jsonHeader, http.StatusRequestEntityTooLarge, "over 10 MiB", "", ""},
+		{"GitHub push to another branch", "github", `{"ref":"refs/heads/nobranch","head_commit":{"id":"0123456789abcdef0123456789abcdef01234567"}}`, github, http.StatusOK, "nobranch", "", ""},
+		{"GitHub push whose ref is an option", "github", `{"ref":"--upload-pack=touch /tmp/pwned","head_commit":{"id":"0123456789abcdef0123456789abcdef01234567"}}`, github, http.StatusOK, "skipping build", "", ""},
+		{"GitLab push that is not JSON", "gitlab", "this is not json", gitlab, http.StatusBadRequest, "parsing the GitLab push event", "", ""},
+		{"GitLab event that is not a push", "gitlab", `{"ref":"refs/heads/main"}`, map[string]string{"Content-Type": "application/json", "X-Gitlab-Event": "Pipeline Hook"}, http.StatusBadRequest, "unknown X-Gitlab-Event", "", ""},
+		{"Bitbucket push that is not JSON", "bitbucket", "this is not json", bitbucket, http.StatusBadRequest, "parsing the Bitbucket push event", "", ""},
+		{"Bitbucket push not sent as JSON", "bitbucket", `{"push":{}}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Event-Key": "repo:push"}, http.StatusBadRequest, "non-json content type", "", ""},
+		// A wrong secret and a build config that does not exist get the
+		// same answer, which names neither the right secret nor whether
+		// the build config exists.
+		{"wrong secret", "generic", `{"git":{"ref":"main"}}`, jsonHeader, http.StatusUnauthorized, "did not accept your secret", "", "hook-secret-valuf"},
+		{"webhook type that does not exist", "gogs9", `{"ref":"refs/heads/main"}`, jsonHeader, http.StatusNotFound, "gogs9", "", ""},
+		{"build config that does not exist", "generic", `{"git":{"ref":"main"}}`, jsonHeader, http.StatusUnauthorized, "did not accept your secret", "ghost", ""},
 	} {
-		t.Run("webhook/"+tc.name, func(t *testing.T) {
-			status, body := b.webhook(t, ns, "hooked", "hook-secret-value", tc.kind, tc.body, tc.headers)
+		cat.run("webhook/"+tc.name, func(t *testing.T) {
+			bc, secret := tc.bc, tc.secret
+			if bc == "" {
+				bc = "hooked"
+			}
+			if secret == "" {
+				secret = "hook-secret-value"
+			}
+			status, body := b.webhook(t, ns, bc, secret, tc.kind, tc.body, tc.headers)
 			if status != tc.status || !strings.Contains(strings.ToLower(body), strings.ToLower(tc.says)) {
 				t.Errorf("HTTP %d %s; want %d saying %q", status, trim(body), tc.status, tc.says)
+			}
+			if strings.Contains(body, "hook-secret-value") {
+				t.Errorf("the answer shows the webhook's secret: %s", trim(body))
 			}
 		})
 	}
@@ -144,13 +151,13 @@ func TestHostileInputs(t *testing.T) {
 	}
 	// As OpenShift, a generic payload that does not parse still builds
 	// the configured ref.
-	t.Run("webhook/generic payload that is not JSON", func(t *testing.T) {
+	cat.run("webhook/generic payload that is not JSON", func(t *testing.T) {
 		status, body := b.webhook(t, ns, "hooked", "hook-secret-value", "generic", "this is not json", jsonHeader)
 		if status != http.StatusOK || buildNameIn(body) == "" {
 			t.Errorf("HTTP %d %s; want a build of the configured ref", status, trim(body))
 		}
 	})
-	t.Run("webhook/commit that is an option", func(t *testing.T) {
+	cat.run("webhook/commit that is an option", func(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "pwned")
 		status, body := b.webhook(t, ns, "hooked", "hook-secret-value", "generic",
 			fmt.Sprintf(`{"git":{"ref":"main","commit":"--upload-pack=touch %s"}}`, marker), jsonHeader)
@@ -193,7 +200,7 @@ func TestHostileInputs(t *testing.T) {
 		{"COPY from a missing stage", "FROM busybox\nCOPY --from=nowhere /a /b\n", buildv1.StatusReasonPullBuilderImageFailed, "nowhere"},
 		{"empty Dockerfile", "", buildv1.StatusReasonManageDockerfileFailed, "Dockerfile"},
 	} {
-		t.Run("dockerfile/"+tc.name, func(t *testing.T) {
+		cat.run("dockerfile/"+tc.name, func(t *testing.T) {
 			name := strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")
 			binaryBC(name)
 			dir := t.TempDir()
@@ -205,7 +212,7 @@ func TestHostileInputs(t *testing.T) {
 			}
 		})
 	}
-	t.Run("archive/entries out of the work directory", func(t *testing.T) {
+	cat.run("archive/entries out of the work directory", func(t *testing.T) {
 		binaryBC("tarslip")
 		outside := filepath.Join(t.TempDir(), "slipped")
 		archive := filepath.Join(t.TempDir(), "a.tar")
@@ -225,38 +232,34 @@ func TestHostileInputs(t *testing.T) {
 	})
 
 	// Registries that misbehave: one that accepts and never answers, one
-	// whose certificate no CA here signed. Imports end with the reason
+	// that stops mid-response, one whose certificate no CA here signed,
+	// one that refuses the project's login. Imports end with the reason
 	// within their timeout; nothing hangs.
-	images := imageclient.NewForConfigOrDie(b.restConfig()).ImageV1()
-	stall, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stall.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			conn, err := stall.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, conn)
-		}
-	}()
+	// The builds and pods of hostile sources and images run meanwhile.
 	untrusted := buildtest.StartRegistry(t, hubUser, hubPassword)
-	for _, tc := range []struct{ name, from, says string }{
-		{"a registry that never answers", stall.Addr().String() + "/x/y:latest", "timeout"},
-		{"a certificate no CA here signed", untrusted.Host + "/veer/app:latest", "certificate"},
+	checkBuilds := cat.startHostileBuilds(untrusted)
+	checkImages := cat.startHostileImages()
+	images := imageclient.NewForConfigOrDie(b.restConfig()).ImageV1()
+	stall := stallingListener(t, "")
+	// A registry that answers the ping, then stops halfway through the
+	// manifest.
+	midway := stallingListener(t, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.distribution.manifest.v2+json\r\nContent-Length: 4096\r\n\r\n{\"schemaVersion\":")
+	// A project whose only login for the "Docker Hub" has the wrong
+	// password.
+	const badCreds = "hostile-creds"
+	c.run("new-project", badCreds, "--skip-config-write")
+	c.run("create", "-n", badCreds, "secret", "docker-registry", "badhub", "--docker-server="+b.hub.Host,
+		"--docker-username="+hubUser, "--docker-password="+cat.secret(wrongPassword))
+	for _, tc := range []struct{ name, ns, from, says string }{
+		{"a registry that never answers", ns, stall + "/x/y:latest", "timeout"},
+		{"a registry that stops mid-response", ns, midway + "/x/y:latest", "timeout"},
+		{"a certificate no CA here signed", ns, untrusted.Host + "/veer/app:latest", "certificate"},
+		{"the wrong password", badCreds, b.busybox, "unauthorized"},
 	} {
-		t.Run("registry/"+tc.name, func(t *testing.T) {
+		cat.run("registry/"+tc.name, func(t *testing.T) {
 			name := strings.ReplaceAll(strings.ToLower(tc.name), " ", "-")
 			start := time.Now()
-			isi, err := images.ImageStreamImports(ns).Create(ctx, &imagev1.ImageStreamImport{
+			isi, err := images.ImageStreamImports(tc.ns).Create(ctx, &imagev1.ImageStreamImport{
 				ObjectMeta: metav1.ObjectMeta{Name: name},
 				Spec: imagev1.ImageStreamImportSpec{Import: true, Images: []imagev1.ImageImportSpec{{
 					From: corev1.ObjectReference{Kind: "DockerImage", Name: tc.from}, To: &corev1.LocalObjectReference{Name: "latest"},
@@ -278,11 +281,14 @@ func TestHostileInputs(t *testing.T) {
 		})
 	}
 
+	checkBuilds()
+	checkImages()
+
 	// Nothing of the secrets used above leaks: not the registry password,
 	// the webhook secret or a service account token, in the server's log,
 	// an event, or a build's status.
-	t.Run("no secret in logs, events or statuses", func(t *testing.T) {
-		secrets := []string{hubPassword, "hook-secret-value"}
+	cat.run("no secret in logs, events or statuses", func(t *testing.T) {
+		secrets := cat.secrets
 		tokens, err := b.kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -294,12 +300,14 @@ func TestHostileInputs(t *testing.T) {
 		}
 		var seen strings.Builder
 		seen.WriteString(b.logs.String())
-		events, err := b.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range events.Items {
-			seen.WriteString(e.Message + "\n")
+		for _, n := range []string{ns, badCreds} {
+			events, err := b.kube.CoreV1().Events(n).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range events.Items {
+				seen.WriteString(e.Message + "\n")
+			}
 		}
 		builds, err := b.builds.BuildV1().Builds(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -316,6 +324,9 @@ func TestHostileInputs(t *testing.T) {
 	})
 	if _, err := b.kube.CoreV1().Secrets(ns).Get(ctx, "dockerhub", getOpts); apierrors.IsNotFound(err) {
 		t.Error("the project lost its secret")
+	}
+	if cat.cases < minHostileCases {
+		t.Errorf("the catalogue ran %d cases, want at least %d", cat.cases, minHostileCases)
 	}
 }
 

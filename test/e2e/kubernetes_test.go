@@ -394,6 +394,18 @@ func TestKubernetesWorkloads(t *testing.T) {
 		if out, _, err := runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--", "sh", "-c", "exit 7"); err == nil {
 			t.Errorf("kubectl exec of a failing command succeeded: %q", out)
 		}
+		// The replica set controller, not an admin, made the pods: they run
+		// as restricted-v2 makes them, as the project's first UID with no
+		// capability left, on the node (not only in their spec).
+		nsObj, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, _, _ := strings.Cut(nsObj.Annotations["openshift.io/sa.scc.uid-range"], "/")
+		out, errOut, err = runBinary(t, kubectl, s.kubeconfig(), nil, nil, "-n", ns, "exec", "deploy/web", "--", "sh", "-c", "id -u; grep CapEff /proc/1/status")
+		if want := uid + "\nCapEff:\t0000000000000000\n"; err != nil || uid == "" || out != want {
+			t.Errorf("the pod's user and capabilities: %q %v %s; want %q", out, err, errOut, want)
+		}
 
 		cmd := exec.Command(kubectl, "--kubeconfig", s.kubeconfig(), "-n", ns, "port-forward", "deploy/web", ":8080")
 		stdout, err := cmd.StdoutPipe()

@@ -58,7 +58,6 @@ func TestStatefulSetKeepsItsVolume(t *testing.T) {
 
 	labels := map[string]string{"app": name}
 	replicas := int32(1)
-	user, fsGroup := int64(1000), int64(2000)
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: appsv1.StatefulSetSpec{
@@ -68,12 +67,12 @@ func TestStatefulSetKeepsItsVolume(t *testing.T) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					// Not root: the volume is writable through the fsGroup.
-					SecurityContext: &corev1.PodSecurityContext{FSGroup: &fsGroup},
+					// Not root: restricted-v2 runs the pod as the project's
+					// UID with its fsGroup, through which the volume is
+					// writable.
 					Containers: []corev1.Container{{
-						Name:            "web",
-						Image:           busybox,
-						SecurityContext: &corev1.SecurityContext{RunAsUser: &user, RunAsGroup: &user},
+						Name:  "web",
+						Image: busybox,
 						// The first pod writes a token; every pod serves the
 						// volume on :8080.
 						Command: []string{"sh", "-c", "[ -f /data/token ] || cat /proc/sys/kernel/random/uuid > /data/token; echo $HOSTNAME >> /data/starts; exec httpd -f -p 8080 -h /data"},

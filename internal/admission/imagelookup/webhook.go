@@ -3,10 +3,10 @@ package imagelookup
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	"github.com/slipway-dev/slipway/internal/admission/webhook"
 	admissionv1 "k8s.io/api/admission/v1"
 	kappsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,10 +17,6 @@ import (
 // WebhookPath is where the OpenShift API server serves the plugin as a
 // mutating admission webhook for the kube-apiserver's pod-making kinds.
 const WebhookPath = "/admission/imagelookup"
-
-// maxReviewBytes bounds an AdmissionReview body (the kube-apiserver's own
-// request limit is 3 MiB of object).
-const maxReviewBytes = 8 << 20
 
 // newObject returns an empty object of the kinds the webhook is sent.
 func newObject(kind string) runtime.Object {
@@ -45,43 +41,20 @@ func newObject(kind string) runtime.Object {
 	return nil
 }
 
-type patchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value string `json:"value"`
-}
-
 // ServeHTTP answers an AdmissionReview: a JSON patch replacing each
 // container image that is a short name of a local-lookup image stream of
 // the object's namespace. It never denies (failurePolicy Ignore too).
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
-	if err != nil || len(body) > maxReviewBytes {
-		http.Error(w, "reading the admission review", http.StatusBadRequest)
-		return
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-		http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
-		return
-	}
-	req := review.Request
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	if req.SubResource == "" && req.Namespace != "" && (req.Operation == admissionv1.Create || req.Operation == admissionv1.Update) {
-		if patch := p.patch(r, req); len(patch) > 0 {
-			if data, err := json.Marshal(patch); err == nil {
-				pt := admissionv1.PatchTypeJSONPatch
-				resp.Patch, resp.PatchType = data, &pt
-			}
+	webhook.Serve(w, r, func(r *http.Request, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		resp := &admissionv1.AdmissionResponse{Allowed: true}
+		if req.SubResource == "" && req.Namespace != "" && (req.Operation == admissionv1.Create || req.Operation == admissionv1.Update) {
+			_ = webhook.Patch(resp, p.patch(r, req))
 		}
-	}
-	review.Response = resp
-	review.Request = nil
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(&review)
+		return resp
+	})
 }
 
-func (p *Plugin) patch(r *http.Request, req *admissionv1.AdmissionRequest) []patchOp {
+func (p *Plugin) patch(r *http.Request, req *admissionv1.AdmissionRequest) []webhook.PatchOp {
 	obj := newObject(req.Kind.Kind)
 	if obj == nil || json.Unmarshal(req.Object.Raw, obj) != nil {
 		return nil
@@ -94,11 +67,11 @@ func (p *Plugin) patch(r *http.Request, req *admissionv1.AdmissionRequest) []pat
 	before := map[string][]string{"initContainers": images(t.spec.InitContainers), "containers": images(t.spec.Containers)}
 	res := &resolver{ctx: r.Context(), namespace: req.Namespace, get: p.streams, streams: map[string]*imagev1.ImageStream{}}
 	rewriteSpec(t.spec, t.force, t.skip, res.resolve)
-	var ops []patchOp
+	var ops []webhook.PatchOp
 	for list, after := range map[string][]corev1.Container{"initContainers": t.spec.InitContainers, "containers": t.spec.Containers} {
 		for i, c := range after {
 			if c.Image != before[list][i] {
-				ops = append(ops, patchOp{Op: "replace", Path: fmt.Sprintf("%s/%s/%d/image", t.pointer, list, i), Value: c.Image})
+				ops = append(ops, webhook.PatchOp{Op: "replace", Path: fmt.Sprintf("%s/%s/%d/image", t.pointer, list, i), Value: c.Image})
 			}
 		}
 	}

@@ -74,7 +74,7 @@ type Result struct {
 }
 
 // Run builds (and pushes) the image and reports which step failed.
-func Run(ctx context.Context, opts Options) (*Result, error) {
+func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
@@ -91,6 +91,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, failure.New(buildv1.StatusReasonDockerBuildFailed, "Docker build strategy has failed.", err)
 	}
+
+	// A registry that never answers would hold the pull or the push (and
+	// the build) forever: a watchdog beside the build ends it then. It is
+	// off the build's path: a build whose registries answer waits for it
+	// in nothing.
+	ctx, stopWatchdog := watchRegistries(ctx, opts.ContextDir, dockerfilePath, opts.Output, RegistryAnswerTimeout)
+	defer func() {
+		if silent := stopWatchdog(); silent != nil && err != nil {
+			res, err = nil, silent
+		}
+	}()
 
 	c, err := bkclient.New(ctx, opts.Address)
 	if err != nil {

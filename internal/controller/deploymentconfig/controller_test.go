@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -403,6 +404,33 @@ func TestDeployerPodGone(t *testing.T) {
 		t.Errorf("status reason = %q", got)
 	}
 	waitDC(t, ns, "svc", "ProgressDeadlineExceeded", progressing(appsv1.ProgressDeadlineExceededReason, corev1.ConditionFalse))
+}
+
+// A deployer pod the node lost when slipway server stopped fails the
+// deployment with that reason, not the cause the annotation held.
+func TestDeployerPodLostWithTheNode(t *testing.T) {
+	ns := namespace(t, "dc-lost")
+	createDC(t, newDC(ns, "svc"))
+	waitRC(t, ns, "svc-1", "Pending", phase(appsv1.DeploymentStatusPending))
+	setPodPhase(t, ns, "svc-1-deploy", corev1.PodRunning)
+	waitRC(t, ns, "svc-1", "Running", phase(appsv1.DeploymentStatusRunning))
+	poll(t, "pod svc-1-deploy lost", func(ctx context.Context) error {
+		pod, err := kube.CoreV1().Pods(ns).Get(ctx, "svc-1-deploy", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		pod.Status.Phase, pod.Status.Reason = corev1.PodFailed, "NodeLost"
+		_, err = kube.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		return err
+	})
+	rc := waitRC(t, ns, "svc-1", "Failed", phase(appsv1.DeploymentStatusFailed))
+	if got := deployutil.StatusReasonFor(rc); got != deployutil.ReasonDeployerPodLost {
+		t.Errorf("status reason = %q, want %q", got, deployutil.ReasonDeployerPodLost)
+	}
+	dc := waitDC(t, ns, "svc", "ProgressDeadlineExceeded", progressing(appsv1.ProgressDeadlineExceededReason, corev1.ConditionFalse))
+	if cond := deployutil.Condition(&dc.Status, appsv1.DeploymentProgressing); !strings.Contains(cond.Message, deployutil.ReasonDeployerPodLost) {
+		t.Errorf("Progressing condition message %q does not say the deployer pod was lost", cond.Message)
+	}
 }
 
 func TestCancel(t *testing.T) {

@@ -161,10 +161,19 @@ func (c *Controller) phaseOfPod(pod *corev1.Pod, rc *corev1.ReplicationControlle
 		if finished := terminatedAt(pod); finished != nil {
 			annotations[appsv1.DeployerPodCompletedAtAnnotation] = finished.String()
 		}
+		if pod.Status.Reason == podReasonNodeLost && !deployutil.IsCancelled(rc) {
+			// The cause the annotation held would read as the failure's.
+			annotations[appsv1.DeploymentStatusReasonAnnotation] = deployutil.ReasonDeployerPodLost
+		}
 		return appsv1.DeploymentStatusFailed
 	}
 	return appsv1.DeploymentStatusNew
 }
+
+// podReasonNodeLost is the reason the node agent gives a pod whose
+// processes it lost when it stopped (the Kubernetes node controller's
+// word too).
+const podReasonNodeLost = "NodeLost"
 
 func terminatedAt(pod *corev1.Pod) *metav1.Time {
 	for _, s := range pod.Status.ContainerStatuses {

@@ -120,8 +120,11 @@ func (c *Controller) calculateStatus(dc *appsv1.DeploymentConfig, deployments []
 			deployutil.SetCondition(&status, c.condition(appsv1.DeploymentProgressing, corev1.ConditionFalse, string(appsv1.RolloutCancelledReason),
 				fmt.Sprintf("rollout of replication controller %q was cancelled", latest.Name)))
 		} else {
-			deployutil.SetCondition(&status, c.condition(appsv1.DeploymentProgressing, corev1.ConditionFalse, string(appsv1.ProgressDeadlineExceededReason),
-				fmt.Sprintf("replication controller %q has failed progressing", latest.Name)))
+			msg := fmt.Sprintf("replication controller %q has failed progressing", latest.Name)
+			if deployutil.StatusReasonFor(latest) == deployutil.ReasonDeployerPodLost {
+				msg += ": " + deployutil.ReasonDeployerPodLost
+			}
+			deployutil.SetCondition(&status, c.condition(appsv1.DeploymentProgressing, corev1.ConditionFalse, string(appsv1.ProgressDeadlineExceededReason), msg))
 		}
 	case appsv1.DeploymentStatusComplete:
 		deployutil.SetCondition(&status, c.condition(appsv1.DeploymentProgressing, corev1.ConditionTrue, string(appsv1.NewReplicationControllerAvailableReason),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	buildclient "github.com/openshift/client-go/build/clientset/versioned/typed/build/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,6 +47,20 @@ type InstantiateBinaryREST struct {
 	pods      coreclient.PodsGetter
 	dir       podlogs.Dir
 	timeout   time.Duration
+	// maxSize bounds the request body (the server's
+	// --max-binary-build-size); zero or less is no bound.
+	maxSize int64
+}
+
+// DefaultMaxBinarySize is the default bound of a binary build's input:
+// OpenShift has none, but an unbounded upload is disk and time a single
+// request may take from the node.
+const DefaultMaxBinarySize = 1 << 30
+
+// tooLarge is the 413 answered for input over the bound.
+func (r *InstantiateBinaryREST) tooLarge(namespace, name, what string) error {
+	return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the binary input of buildconfig %s/%s is larger than the limit of %s bytes (%s, the server's --max-binary-build-size)%s",
+		namespace, name, strconv.FormatInt(r.maxSize, 10), resource.NewQuantity(r.maxSize, resource.BinarySI).String(), what))
 }
 
 var _ rest.Connecter = &InstantiateBinaryREST{}
@@ -103,6 +119,10 @@ func binaryRequest(name string, req *http.Request) *buildv1.BuildRequest {
 
 func (r *InstantiateBinaryREST) serve(ctx context.Context, namespace, name string, req *http.Request) (*buildv1.Build, error) {
 	defer req.Body.Close()
+	if r.maxSize > 0 && req.ContentLength > r.maxSize {
+		// Known to be too large before any build is made.
+		return nil, r.tooLarge(namespace, name, "")
+	}
 	br := binaryRequest(name, req)
 	br.Namespace = namespace
 	deadline := time.Now().Add(r.timeout)
@@ -143,7 +163,27 @@ func (r *InstantiateBinaryREST) serve(ctx context.Context, namespace, name strin
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to stream the build input to build %s: %v", b.Name, err))
 	}
-	_, copyErr := io.Copy(f, req.Body)
+	var copyErr error
+	if r.maxSize > 0 {
+		// At most maxSize bytes reach the build; one more byte in the
+		// request means it is too large.
+		_, copyErr = io.CopyN(f, req.Body, r.maxSize)
+		if copyErr == nil {
+			if n, _ := io.ReadFull(req.Body, make([]byte, 1)); n > 0 {
+				// The builder must never take the truncated input for the
+				// whole: the build is cancelled while its stdin is still
+				// open, and the FIFO closed only once it has ended.
+				r.cancel(context.WithoutCancel(ctx), namespace, b.Name)
+				r.waitEnded(context.WithoutCancel(ctx), namespace, b.Name, 30*time.Second)
+				f.Close()
+				return nil, r.tooLarge(namespace, name, fmt.Sprintf("; build %s was cancelled", b.Name))
+			}
+		} else if errors.Is(copyErr, io.EOF) {
+			copyErr = nil
+		}
+	} else {
+		_, copyErr = io.Copy(f, req.Body)
+	}
 	closeErr := f.Close()
 	if err := errors.Join(copyErr, closeErr); err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("unable to stream the build input to build %s: %v", b.Name, err))
@@ -237,6 +277,28 @@ func openWriter(ctx context.Context, path string, ended func() error) (*os.File,
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitEnded waits, for at most timeout, until build name has ended (the
+// controller stopped its pod).
+func (r *InstantiateBinaryREST) waitEnded(ctx context.Context, namespace, name string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		b, err := r.builds.Builds(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return
+		}
+		switch b.Status.Phase {
+		case buildv1.BuildPhaseError, buildv1.BuildPhaseFailed, buildv1.BuildPhaseCancelled, buildv1.BuildPhaseComplete:
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }

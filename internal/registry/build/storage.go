@@ -25,7 +25,15 @@ import (
 type Option func(*options)
 
 type options struct {
-	loopback *restclient.Config
+	loopback      *restclient.Config
+	maxBinarySize int64
+}
+
+// WithMaxBinarySize bounds the input of buildconfigs/instantiatebinary
+// to n bytes: a larger upload is answered 413 (default
+// DefaultMaxBinarySize; zero or less is no bound).
+func WithMaxBinarySize(n int64) Option {
+	return func(o *options) { o.maxBinarySize = n }
 }
 
 // WithLoopbackConfig gives the build generator a privileged client of this
@@ -42,7 +50,7 @@ func WithLoopbackConfig(config *restclient.Config) Option {
 // It also registers the Build field selectors (status, status.phase) on
 // scheme.Scheme, without which the server refuses them.
 func NewStorage(optsGetter generic.RESTOptionsGetter, opts ...Option) (map[string]rest.Storage, error) {
-	var o options
+	o := options{maxBinarySize: DefaultMaxBinarySize}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -80,7 +88,7 @@ func NewStorage(optsGetter generic.RESTOptionsGetter, opts ...Option) (map[strin
 		// a FIFO of the node agent under the server's data directory.
 		if dir, ok := podlogs.DirOf(optsGetter); ok {
 			storage["buildconfigs/instantiatebinary"] = &InstantiateBinaryREST{generator: generator,
-				builds: c.builds.BuildV1(), pods: c.core.CoreV1(), dir: dir, timeout: binaryTimeout}
+				builds: c.builds.BuildV1(), pods: c.core.CoreV1(), dir: dir, timeout: binaryTimeout, maxSize: o.maxBinarySize}
 		}
 	}
 	// builds/log reads the build pod's log from the node agent's files,

@@ -1,6 +1,7 @@
 package project
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -94,6 +96,23 @@ func TestProjectsOverNamespaces(t *testing.T) {
 		t.Fatalf("projects listed = %v, want demo and the cluster's namespaces", names)
 	}
 
+	// An update on the copy create returned is stale by now (controllers
+	// annotate new namespaces): a conflict, as for any object.
+	p.Annotations["openshift.io/display-name"] = "Renamed"
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		current, err := projects.Get(ctx, "demo", &metav1.GetOptions{})
+		return err == nil && current.(*projectv1.Project).ResourceVersion != p.ResourceVersion, err
+	}); err != nil {
+		t.Fatal("the namespace was not annotated:", err)
+	}
+	if _, _, err = projects.Update(ctx, "demo", rest.DefaultUpdatedObjectInfo(p), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update of a stale copy: %v, want Conflict", err)
+	}
+	current, err := projects.Get(ctx, "demo", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = current.(*projectv1.Project)
 	p.Annotations["openshift.io/display-name"] = "Renamed"
 	obj, _, err = projects.Update(ctx, "demo", rest.DefaultUpdatedObjectInfo(p), rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
 	if err != nil {

@@ -96,7 +96,10 @@ func busyboxLayer(t testing.TB) v1.Layer {
 		}
 	}
 	dir("bin")
-	dir("tmp")
+	// /tmp as the busybox image has it (1777): pods run as an arbitrary
+	// UID (restricted-v2) write there.
+	dirs["tmp"] = true
+	must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "tmp/", Mode: 0o1777, ModTime: now}))
 	must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bin)), ModTime: now}))
 	_, err = tw.Write(bin)
 	must(t, err)

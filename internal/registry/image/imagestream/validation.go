@@ -125,18 +125,25 @@ func ValidateTagReference(tagRef *imagev1.TagReference, path *field.Path) field.
 		switch from.Kind {
 		case KindDockerImage:
 			if from.Name != "" {
-				if _, err := imageref.Parse(from.Name); err != nil {
+				ref, err := imageref.Parse(from.Name)
+				switch {
+				case err != nil:
 					errs = append(errs, field.Invalid(fromPath.Child("name"), from.Name, err.Error()))
+				case tagRef.ImportPolicy.Scheduled && ref.Digest != "":
+					// A digest never changes: nothing to import again.
+					errs = append(errs, field.Invalid(fromPath.Child("name"), from.Name, "only tags can be scheduled for import"))
 				}
 			}
 		case KindImageStreamTag:
 			if from.Name != "" {
 				errs = append(errs, validateStreamTagName(from.Name, fromPath.Child("name"))...)
 			}
+			errs = append(errs, validateNotScheduled(tagRef, path)...)
 		case KindImageStreamImage:
 			if from.Name != "" {
 				errs = append(errs, validateStreamImageName(from.Name, fromPath.Child("name"))...)
 			}
+			errs = append(errs, validateNotScheduled(tagRef, path)...)
 		case "":
 			errs = append(errs, field.Required(fromPath.Child("kind"), ""))
 		default:
@@ -161,6 +168,17 @@ func ValidateTagReference(tagRef *imagev1.TagReference, path *field.Path) field.
 		errs = append(errs, field.NotSupported(path.Child("importPolicy", "importMode"), tagRef.ImportPolicy.ImportMode, validImportModes))
 	}
 	return errs
+}
+
+// validateNotScheduled refuses a scheduled import of a tag that tracks
+// another image stream: only a registry has something to import, as
+// OpenShift rules.
+func validateNotScheduled(tagRef *imagev1.TagReference, path *field.Path) field.ErrorList {
+	if !tagRef.ImportPolicy.Scheduled {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(path.Child("importPolicy", "scheduled"), true,
+		"only tags pointing to Docker repositories may be scheduled for background import")}
 }
 
 // validateStreamTagName checks "<tag>" or "<stream>:<tag>".

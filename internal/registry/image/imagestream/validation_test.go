@@ -9,6 +9,7 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func TestValidateImageStream(t *testing.T) {
@@ -166,5 +167,29 @@ func TestTableConvertor(t *testing.T) {
 	}
 	if len(noHeaders.ColumnDefinitions) != 0 || len(noHeaders.Rows) != 1 {
 		t.Errorf("noHeaders table = %+v", noHeaders)
+	}
+}
+
+// TestScheduledImport: only a tag of a registry repository may be
+// scheduled for import, as OpenShift rules.
+func TestScheduledImport(t *testing.T) {
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		kind, name, wantField string
+	}{
+		{KindDockerImage, "busybox:latest", ""},
+		{KindDockerImage, "busybox@" + digest, "spec.tags[0].from.name"},
+		{KindImageStreamTag, "other:latest", "spec.tags[0].importPolicy.scheduled"},
+		{KindImageStreamImage, "other@" + digest, "spec.tags[0].importPolicy.scheduled"},
+	} {
+		tagRef := imagev1.TagReference{Name: "a", From: &corev1.ObjectReference{Kind: tc.kind, Name: tc.name},
+			ImportPolicy: imagev1.TagImportPolicy{Scheduled: true}, ReferencePolicy: imagev1.TagReferencePolicy{Type: imagev1.SourceTagReferencePolicy}}
+		errs := ValidateTagReference(&tagRef, field.NewPath("spec", "tags").Index(0))
+		switch {
+		case tc.wantField == "" && len(errs) > 0:
+			t.Errorf("%s %s: %v, want valid", tc.kind, tc.name, errs)
+		case tc.wantField != "" && (len(errs) != 1 || errs[0].Field != tc.wantField):
+			t.Errorf("%s %s: %v, want one error at %s", tc.kind, tc.name, errs, tc.wantField)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package project
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/openshift/api/annotations"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/slipway-dev/slipway/internal/registry/printing"
@@ -132,6 +134,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	p, ok := obj.(*projectv1.Project)
 	if !ok {
 		return nil, false, apierrors.NewBadRequest(fmt.Sprintf("not a Project: %T", obj))
+	}
+	// An update made on an older copy is a conflict, as the namespace's
+	// own update would answer, before its annotations (which controllers
+	// add, such as the SCC ranges) would read as removed.
+	if p.ResourceVersion != "" && p.ResourceVersion != old.ResourceVersion {
+		return nil, false, apierrors.NewConflict(projectv1.Resource("projects"), name, errors.New(genericregistry.OptimisticLockErrorMsg))
 	}
 	// Finalizers and status belong to the namespace machinery.
 	p.Spec.Finalizers = old.Spec.Finalizers
