@@ -276,39 +276,43 @@ func retryBootstrap(ctx context.Context, admin *rest.Config, port int, caBundle 
 // OpenShift API server's image lookup (lookupPolicy.local), as OpenShift's
 // image policy admission sees them.
 func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
-	path := imagelookup.WebhookPath
-	ignore := admissionregistrationv1.Ignore
-	none := admissionregistrationv1.SideEffectClassNone
-	timeout := int32(5)
 	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
 		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
 			APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources,
 		}}
 	}
+	hook := openshiftWebhook("imagelookup.image.openshift.io", imagelookup.WebhookPath, port, caBundle, admissionregistrationv1.Ignore, 5,
+		rule("", "pods", "replicationcontrollers"),
+		rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
+		rule("batch", "jobs", "cronjobs"))
+	// Build and deployer pods name no image stream (the controllers write
+	// their images): no round trip to the webhook for them.
+	hook.Webhooks[0].ObjectSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: buildv1.BuildLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+		{Key: appsv1.DeployerPodForDeploymentLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
+	}}
+	return hook
+}
+
+// openshiftWebhook is a mutating webhook served by the OpenShift API
+// server at path, for rules, in every namespace but Kubernetes' own and
+// the OpenShift API server's (nothing the webhook needs waits for it).
+func openshiftWebhook(name, path string, port int32, caBundle []byte, policy admissionregistrationv1.FailurePolicyType, timeout int32, rules ...admissionregistrationv1.RuleWithOperations) *admissionregistrationv1.MutatingWebhookConfiguration {
+	none := admissionregistrationv1.SideEffectClassNone
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "imagelookup.image.openshift.io"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: "imagelookup.image.openshift.io",
+			Name: name,
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{
 				Service:  &admissionregistrationv1.ServiceReference{Namespace: openshiftAPINamespace, Name: openshiftAPIService, Path: &path, Port: &port},
 				CABundle: caBundle,
 			},
-			Rules: []admissionregistrationv1.RuleWithOperations{
-				rule("", "pods", "replicationcontrollers"),
-				rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
-				rule("batch", "jobs", "cronjobs"),
-			},
-			FailurePolicy:           &ignore,
+			Rules:                   rules,
+			FailurePolicy:           &policy,
 			SideEffects:             &none,
 			TimeoutSeconds:          &timeout,
 			AdmissionReviewVersions: []string{"v1"},
-			// Build and deployer pods name no image stream (the controllers
-			// write their images): no round trip to the webhook for them.
-			ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-				{Key: buildv1.BuildLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
-				{Key: appsv1.DeployerPodForDeploymentLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
-			}},
 			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
 				Values: []string{"kube-system", "kube-public", "kube-node-lease", openshiftAPINamespace},
@@ -336,37 +340,14 @@ func sccRoles() []*rbacv1.ClusterRole {
 
 // sccWebhook sends every new pod of a project to the OpenShift API
 // server's security context constraint admission (internal/admission/scc).
-// It fails closed: a pod no constraint admitted does not run. Kubernetes'
-// own namespaces and the OpenShift API server's are left out, so that
-// nothing the webhook needs waits for it.
+// It fails closed: a pod no constraint admitted does not run. Labels are
+// the pod's creator's to write: no object selector.
 func sccWebhook(port int32, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
-	path := scc.WebhookPath
-	fail := admissionregistrationv1.Fail
-	none := admissionregistrationv1.SideEffectClassNone
-	timeout := int32(15)
-	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "scc.security.openshift.io"},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name: "scc.security.openshift.io",
-			ClientConfig: admissionregistrationv1.WebhookClientConfig{
-				Service:  &admissionregistrationv1.ServiceReference{Namespace: openshiftAPINamespace, Name: openshiftAPIService, Path: &path, Port: &port},
-				CABundle: caBundle,
-			},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
-			}},
-			FailurePolicy:           &fail,
-			SideEffects:             &none,
-			TimeoutSeconds:          &timeout,
-			AdmissionReviewVersions: []string{"v1"},
-			// Labels are the pod's creator's to write: no object selector.
-			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
-				Values: []string{"kube-system", "kube-public", "kube-node-lease", openshiftAPINamespace},
-			}}},
-		}},
-	}
+	return openshiftWebhook("scc.security.openshift.io", scc.WebhookPath, port, caBundle, admissionregistrationv1.Fail, 15,
+		admissionregistrationv1.RuleWithOperations{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+		})
 }
 
 // hostProcessPolicy lets only Slipway's controllers (the build and

@@ -94,9 +94,8 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 
 	// A registry that never answers would hold the pull or the push (and
 	// the build) forever: a watchdog beside the build ends it then. It is
-	// off the build's path: a build whose registries answer waits for it
-	// in nothing.
-	ctx, stopWatchdog := watchRegistries(ctx, opts.ContextDir, dockerfilePath, opts.Output, RegistryAnswerTimeout)
+	// off the build's path, and a quick build never starts it.
+	ctx, stopWatchdog := watchRegistries(ctx, opts.ContextDir, dockerfilePath, opts.Output, RegistryWatchDelay, RegistryAnswerTimeout)
 	defer func() {
 		if silent := stopWatchdog(); silent != nil && err != nil {
 			res, err = nil, silent

@@ -58,14 +58,24 @@ func registryAnswers(ctx context.Context, host string, timeout time.Duration) er
 	return nil
 }
 
-// watchRegistries runs checkRegistries beside the build: a silent
-// registry cancels the returned context. stop ends the watch and returns
-// the failure that cancelled the build, if one did.
-func watchRegistries(ctx context.Context, contextDir, dockerfilePath, output string, timeout time.Duration) (context.Context, func() error) {
+// RegistryWatchDelay is how long a build runs before its registries are
+// asked whether they answer: a build done sooner (a warm one takes a
+// fraction of a second) asks nothing.
+var RegistryWatchDelay = 5 * time.Second
+
+// watchRegistries runs checkRegistries beside the build, once it has run
+// for delay: a silent registry cancels the returned context. stop ends
+// the watch and returns the failure that cancelled the build, if one did.
+func watchRegistries(ctx context.Context, contextDir, dockerfilePath, output string, delay, timeout time.Duration) (context.Context, func() error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
 		if err := checkRegistries(ctx, contextDir, dockerfilePath, output, timeout); err != nil && ctx.Err() == nil {
 			cancel(err)
 		}

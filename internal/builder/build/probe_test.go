@@ -81,7 +81,7 @@ func TestRegistryAnswers(t *testing.T) {
 	// The watchdog beside a build: a silent output registry cancels the
 	// build's context, and stop returns the failure; a build that ends
 	// first stops the watch with no failure.
-	ctx, stop := watchRegistries(context.Background(), dir, "Dockerfile", silent.Addr().String()+"/y:1", 300*time.Millisecond)
+	ctx, stop := watchRegistries(context.Background(), dir, "Dockerfile", silent.Addr().String()+"/y:1", 100*time.Millisecond, 300*time.Millisecond)
 	select {
 	case <-ctx.Done():
 	case <-time.After(10 * time.Second):
@@ -90,7 +90,7 @@ func TestRegistryAnswers(t *testing.T) {
 	if f := failure.As(stop()); f == nil || f.Reason != buildv1.StatusReasonPushImageToRegistryFailed {
 		t.Errorf("watchdog: %v, want PushImageToRegistryFailed", f)
 	}
-	ctx, stop = watchRegistries(context.Background(), dir, "Dockerfile", silent.Addr().String()+"/y:1", time.Minute)
+	ctx, stop = watchRegistries(context.Background(), dir, "Dockerfile", silent.Addr().String()+"/y:1", 0, time.Minute)
 	if err := stop(); err != nil || ctx.Err() == nil {
 		t.Errorf("a build that ended first: %v (context %v), want no failure", err, ctx.Err())
 	}
