@@ -141,7 +141,7 @@ func New(c Config) (*Server, error) {
 	authz.RemoteKubeConfigFile = c.Kubeconfig
 	// The kube-apiserver calls admission webhooks without credentials; the
 	// image lookup webhook only reads image streams and never denies.
-	authz.AlwaysAllowPaths = append(authz.AlwaysAllowPaths, imagelookup.WebhookPath, scc.WebhookPath)
+	authz.AlwaysAllowPaths = append(authz.AlwaysAllowPaths, imagelookup.WebhookPath, scc.WebhookPath, imageaccess.TriggersWebhookPath)
 	if err := authz.ApplyTo(&config.Authorization); err != nil {
 		return nil, fmt.Errorf("configuring delegated authorization: %w", err)
 	}
@@ -194,6 +194,7 @@ func New(c Config) (*Server, error) {
 	}
 	generic.Handler.NonGoRestfulMux.Handle(imagelookup.WebhookPath, imageLookup)
 	generic.Handler.NonGoRestfulMux.Handle(scc.WebhookPath, newSCCAdmission(client))
+	generic.Handler.NonGoRestfulMux.Handle(imageaccess.TriggersWebhookPath, imageaccess.NewTriggersWebhook(config.Authorization.Authorizer))
 	generic.AddPostStartHookOrDie("slipway-kube-informers", func(hook genericapiserver.PostStartHookContext) error {
 		kubeInformers.Start(hook.Done())
 		return nil

@@ -11,6 +11,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -80,65 +81,62 @@ func newCmdSCCSubjects(env *commandEnv, use, kind string, add bool) *cobra.Comma
 			for _, n := range args[1:] {
 				subjects = append(subjects, rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: kind, Name: n})
 			}
-			if len(serviceAccounts) > 0 {
-				namespace, _, err := env.factory.ToRawKubeConfigLoader().Namespace()
-				if err != nil {
-					return err
-				}
-				for _, sa := range serviceAccounts {
-					subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: sa})
-				}
+			namespace, explicit, err := env.factory.ToRawKubeConfigLoader().Namespace()
+			if err != nil {
+				return err
 			}
-			return runSCCSubjects(cmd.Context(), env, name, subjects, add)
+			for _, sa := range serviceAccounts {
+				subjects = append(subjects, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: namespace, Name: sa})
+			}
+			// As oc: with -n, a RoleBinding that grants the constraint in
+			// that namespace only; else a ClusterRoleBinding.
+			bindingNamespace := ""
+			if explicit {
+				bindingNamespace = namespace
+			}
+			return runSCCSubjects(cmd.Context(), env, name, bindingNamespace, subjects, add)
 		},
 	}
 	cmd.Flags().StringSliceVarP(&serviceAccounts, "serviceaccount", "z", nil, "service account in the current namespace to use as a user")
 	return cmd
 }
 
-func runSCCSubjects(ctx context.Context, env *commandEnv, name string, subjects []rbacv1.Subject, add bool) error {
+func runSCCSubjects(ctx context.Context, env *commandEnv, name, namespace string, subjects []rbacv1.Subject, add bool) error {
 	client, err := env.factory.KubernetesClientSet()
 	if err != nil {
 		return err
 	}
-	bindings := client.RbacV1().ClusterRoleBindings()
 	role := scc.ClusterRoleName(name)
+	bindings := sccBindings{client: client, namespace: namespace}
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		binding, err := bindings.Get(ctx, role, metav1.GetOptions{})
+		have, err := bindings.get(ctx, role)
 		if apierrors.IsNotFound(err) {
 			if !add {
 				return nil
 			}
-			binding = &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: role},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-				Subjects:   subjects,
-			}
-			_, err = bindings.Create(ctx, binding, metav1.CreateOptions{})
-			return err
+			return bindings.create(ctx, role, subjects)
 		}
 		if err != nil {
 			return err
 		}
 		changed := false
 		for _, s := range subjects {
-			i := slices.IndexFunc(binding.Subjects, func(have rbacv1.Subject) bool {
-				return have.Kind == s.Kind && have.Name == s.Name && have.Namespace == s.Namespace
+			i := slices.IndexFunc(have, func(h rbacv1.Subject) bool {
+				return h.Kind == s.Kind && h.Name == s.Name && h.Namespace == s.Namespace
 			})
 			switch {
 			case add && i < 0:
-				binding.Subjects = append(binding.Subjects, s)
+				have = append(have, s)
 				changed = true
 			case !add && i >= 0:
-				binding.Subjects = slices.Delete(binding.Subjects, i, i+1)
+				have = slices.Delete(have, i, i+1)
 				changed = true
 			}
 		}
 		if !changed {
 			return nil
 		}
-		_, err = bindings.Update(ctx, binding, metav1.UpdateOptions{})
-		return err
+		return bindings.update(ctx, role, have)
 	})
 	if err != nil {
 		return err
@@ -147,13 +145,62 @@ func runSCCSubjects(ctx context.Context, env *commandEnv, name string, subjects 
 	for _, s := range subjects {
 		names = append(names, fmt.Sprintf("%q", s.Name))
 	}
+	if len(names) == 0 {
+		return errors.New("no subject given")
+	}
 	what := "added"
 	if !add {
 		what = "removed"
 	}
-	if len(names) == 0 {
-		return errors.New("no subject given")
-	}
 	fmt.Fprintf(env.streams.Out, "clusterrole.rbac.authorization.k8s.io/%s %s: %s\n", role, what, strings.Join(names, ", "))
 	return nil
+}
+
+// sccBindings reads and writes the binding named after a constraint's
+// cluster role: a ClusterRoleBinding, or a RoleBinding in namespace.
+type sccBindings struct {
+	client    kubernetes.Interface
+	namespace string
+	// The object read last, updated in place.
+	cluster *rbacv1.ClusterRoleBinding
+	local   *rbacv1.RoleBinding
+}
+
+func (b *sccBindings) get(ctx context.Context, name string) ([]rbacv1.Subject, error) {
+	var err error
+	if b.namespace == "" {
+		if b.cluster, err = b.client.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return nil, err
+		}
+		return b.cluster.Subjects, nil
+	}
+	if b.local, err = b.client.RbacV1().RoleBindings(b.namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
+		return nil, err
+	}
+	return b.local.Subjects, nil
+}
+
+func (b *sccBindings) create(ctx context.Context, name string, subjects []rbacv1.Subject) error {
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}
+	var err error
+	if b.namespace == "" {
+		_, err = b.client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name}, RoleRef: ref, Subjects: subjects}, metav1.CreateOptions{})
+	} else {
+		_, err = b.client.RbacV1().RoleBindings(b.namespace).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: b.namespace}, RoleRef: ref, Subjects: subjects}, metav1.CreateOptions{})
+	}
+	return err
+}
+
+func (b *sccBindings) update(ctx context.Context, _ string, subjects []rbacv1.Subject) error {
+	var err error
+	if b.namespace == "" {
+		b.cluster.Subjects = subjects
+		_, err = b.client.RbacV1().ClusterRoleBindings().Update(ctx, b.cluster, metav1.UpdateOptions{})
+	} else {
+		b.local.Subjects = subjects
+		_, err = b.client.RbacV1().RoleBindings(b.namespace).Update(ctx, b.local, metav1.UpdateOptions{})
+	}
+	return err
 }

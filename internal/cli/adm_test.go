@@ -64,4 +64,18 @@ func TestAdmPolicySCC(t *testing.T) {
 	if got := subjects(); len(got) != 0 {
 		t.Errorf("refused commands left subjects %+v", got)
 	}
+
+	// With -n, as oc: a RoleBinding that grants it in that namespace only.
+	env.mustRun("adm", "policy", "add-scc-to-user", "anyuid", "-z", "default", "-n", ns)
+	rb, err := api.kube.RbacV1().RoleBindings(ns).Get(ctx, "system:openshift:scc:anyuid", metav1.GetOptions{})
+	if err != nil || rb.RoleRef.Kind != "ClusterRole" || rb.RoleRef.Name != "system:openshift:scc:anyuid" || len(rb.Subjects) != 1 || rb.Subjects[0] != sa {
+		t.Errorf("role binding %+v, %v; want %+v bound to the cluster role", rb, err, sa)
+	}
+	if got := subjects(); len(got) != 0 {
+		t.Errorf("add-scc-to-user -n changed the cluster binding: %+v", got)
+	}
+	env.mustRun("adm", "policy", "remove-scc-from-user", "anyuid", "-z", "default", "-n", ns)
+	if rb, err := api.kube.RbacV1().RoleBindings(ns).Get(ctx, "system:openshift:scc:anyuid", metav1.GetOptions{}); err != nil || len(rb.Subjects) != 0 {
+		t.Errorf("role binding after the removal %+v, %v; want no subject", rb, err)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 
+	"github.com/slipway-dev/slipway/internal/admission/imageaccess"
 	"github.com/slipway-dev/slipway/internal/admission/imagelookup"
 	"github.com/slipway-dev/slipway/internal/admission/scc"
 	"github.com/slipway-dev/slipway/internal/controller/localvolume"
@@ -73,6 +74,9 @@ func bootstrap(ctx context.Context, admin *rest.Config, port int, caBundle []byt
 		return err
 	}
 	if err := apply(ctx, client.AdmissionregistrationV1().MutatingWebhookConfigurations(), sccWebhook(int32(port), caBundle)); err != nil {
+		return err
+	}
+	if err := apply(ctx, client.AdmissionregistrationV1().ValidatingWebhookConfigurations(), imageTriggersWebhook(int32(port), caBundle)); err != nil {
 		return err
 	}
 	for _, role := range sccRoles() {
@@ -296,13 +300,26 @@ func imageLookupWebhook(port int32, caBundle []byte) *admissionregistrationv1.Mu
 }
 
 // openshiftWebhook is a mutating webhook served by the OpenShift API
-// server at path, for rules, in every namespace but Kubernetes' own and
-// the OpenShift API server's (nothing the webhook needs waits for it).
+// server at path, for rules (see openshiftValidatingWebhook).
 func openshiftWebhook(name, path string, port int32, caBundle []byte, policy admissionregistrationv1.FailurePolicyType, timeout int32, rules ...admissionregistrationv1.RuleWithOperations) *admissionregistrationv1.MutatingWebhookConfiguration {
-	none := admissionregistrationv1.SideEffectClassNone
+	v := openshiftValidatingWebhook(name, path, port, caBundle, policy, timeout, rules...).Webhooks[0]
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name: v.Name, ClientConfig: v.ClientConfig, Rules: v.Rules, FailurePolicy: v.FailurePolicy, SideEffects: v.SideEffects,
+			TimeoutSeconds: v.TimeoutSeconds, AdmissionReviewVersions: v.AdmissionReviewVersions, NamespaceSelector: v.NamespaceSelector,
+		}},
+	}
+}
+
+// openshiftValidatingWebhook is a webhook served by the OpenShift API
+// server at path, for rules, in every namespace but Kubernetes' own and
+// the OpenShift API server's (nothing the webhook needs waits for it).
+func openshiftValidatingWebhook(name, path string, port int32, caBundle []byte, policy admissionregistrationv1.FailurePolicyType, timeout int32, rules ...admissionregistrationv1.RuleWithOperations) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	none := admissionregistrationv1.SideEffectClassNone
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name: name,
 			ClientConfig: admissionregistrationv1.WebhookClientConfig{
 				Service:  &admissionregistrationv1.ServiceReference{Namespace: openshiftAPINamespace, Name: openshiftAPIService, Path: &path, Port: &port},
@@ -319,6 +336,22 @@ func openshiftWebhook(name, path string, port int32, caBundle []byte, policy adm
 			}}},
 		}},
 	}
+}
+
+// imageTriggersWebhook sends the Kubernetes workloads that may carry an
+// image.openshift.io/triggers annotation to the OpenShift API server's
+// check of the image streams it names in other namespaces
+// (internal/admission/imageaccess), failing closed.
+func imageTriggersWebhook(port int32, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	ops := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	rule := func(group string, resources ...string) admissionregistrationv1.RuleWithOperations {
+		return admissionregistrationv1.RuleWithOperations{Operations: ops, Rule: admissionregistrationv1.Rule{
+			APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: resources,
+		}}
+	}
+	return openshiftValidatingWebhook("imagetriggers.image.openshift.io", imageaccess.TriggersWebhookPath, port, caBundle, admissionregistrationv1.Fail, 10,
+		rule("apps", "deployments", "statefulsets", "daemonsets"),
+		rule("batch", "cronjobs"))
 }
 
 // sccRoles are OpenShift's system:openshift:scc:<name> cluster roles: a

@@ -13,6 +13,7 @@ import (
 	buildclient "github.com/openshift/client-go/build/clientset/versioned"
 	imageclient "github.com/openshift/client-go/image/clientset/versioned"
 	projectclient "github.com/openshift/client-go/project/clientset/versioned"
+	kappsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -334,6 +335,31 @@ func TestCrossProjectTagNeedsReadAccess(t *testing.T) {
 	if _, err := appsclient.NewForConfigOrDie(editorCfg).AppsV1().DeploymentConfigs(ns).Create(ctx, dc, metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), victim+"/app") {
 		t.Errorf("a deployment config following another project's image: %v; want 403 naming %s/app", err, victim)
 	}
+	// So is a Kubernetes Deployment whose trigger annotation follows it.
+	deployment := func(name string) *kappsv1.Deployment {
+		labels := map[string]string{"app": name}
+		return &kappsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{
+				"image.openshift.io/triggers": `[{"from":{"kind":"ImageStreamTag","name":"app:latest","namespace":"` + victim + `"},"fieldPath":"spec.template.spec.containers[?(@.name==\"app\")].image"}]`,
+			}},
+			Spec: kappsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}},
+		}
+	}
+	editorKube := kubernetes.NewForConfigOrDie(editorCfg)
+	if _, err := editorKube.AppsV1().Deployments(ns).Create(ctx, deployment("follow"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), victim+"/app") {
+		t.Errorf("a deployment whose trigger follows another project's image: %v; want 403 naming %s/app", err, victim)
+	}
+	plain := deployment("later")
+	delete(plain.Annotations, "image.openshift.io/triggers")
+	if _, err := editorKube.AppsV1().Deployments(ns).Create(ctx, plain, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	plain.Annotations = deployment("later").Annotations
+	if _, err := editorKube.AppsV1().Deployments(ns).Update(ctx, plain, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("adding such a trigger to a deployment: %v; want 403", err)
+	}
 
 	// Given pull rights in the victim's project, the same tag is fine.
 	puller := &rbacv1.RoleBinding{
@@ -355,6 +381,9 @@ func TestCrossProjectTagNeedsReadAccess(t *testing.T) {
 	}
 	if _, err := buildclient.NewForConfigOrDie(editorCfg).BuildV1().BuildConfigs(ns).Create(ctx, bc, metav1.CreateOptions{}); err != nil {
 		t.Errorf("a build config from an image the editor may pull: %v", err)
+	}
+	if _, err := editorKube.AppsV1().Deployments(ns).Create(ctx, deployment("follow"), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a deployment following an image the editor may pull: %v", err)
 	}
 	// The openshift namespace's streams are everyone's, as on OpenShift.
 	builder := secret.DeepCopy()

@@ -143,7 +143,14 @@ func (r *crashRig) snapshot(t *testing.T) crashSnapshot {
 // (other than the idle server's) is left.
 func (r *crashRig) checkNothingLeft(t *testing.T, snap crashSnapshot) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() error {
+	defer func() {
+		if t.Failed() {
+			t.Logf("the restarted server's logs:\n%s", tail(r.logs.String(), 60))
+		}
+	}()
+	// The restarted node agent clears what is left before it runs pods;
+	// on a loaded machine its start can take a while after the API's.
+	eventually(t, 90*time.Second, func() error {
 		var errs []error
 		for _, p := range snap.procs {
 			if now, ok := procOf(p.pid); ok && now.start == p.start {

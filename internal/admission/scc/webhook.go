@@ -7,8 +7,6 @@ import (
 	"github.com/slipway-dev/slipway/internal/admission/webhook"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apiserver/pkg/authentication/user"
 )
 
 // WebhookPath is where the OpenShift API server serves the admission as a
@@ -25,11 +23,7 @@ func (a *Admission) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return resp
 		}
 		if err := a.review(r, req, resp); err != nil {
-			status := apierrors.NewBadRequest(err.Error()).ErrStatus
-			if s, ok := err.(apierrors.APIStatus); ok {
-				status = s.Status()
-			}
-			resp.Allowed, resp.Result, resp.Patch, resp.PatchType = false, &status, nil, nil
+			webhook.Deny(resp, err)
 		}
 		return resp
 	})
@@ -40,13 +34,7 @@ func (a *Admission) review(r *http.Request, req *admissionv1.AdmissionRequest, r
 	if err := json.Unmarshal(req.Object.Raw, pod); err != nil {
 		return err
 	}
-	requester := &user.DefaultInfo{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups}
-	if len(req.UserInfo.Extra) > 0 {
-		requester.Extra = map[string][]string{}
-		for k, v := range req.UserInfo.Extra {
-			requester.Extra[k] = v
-		}
-	}
+	requester := webhook.UserInfo(req.UserInfo)
 	name, err := a.Admit(r.Context(), pod, req.Namespace, requester)
 	if err != nil || name == "" {
 		return err

@@ -5,10 +5,14 @@ package webhook
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/authentication/user"
 )
 
 // maxReviewBytes bounds an AdmissionReview body (the kube-apiserver's own
@@ -57,4 +61,27 @@ func Patch(resp *admissionv1.AdmissionResponse, ops []PatchOp) error {
 	pt := admissionv1.PatchTypeJSONPatch
 	resp.Patch, resp.PatchType = data, &pt
 	return nil
+}
+
+// UserInfo is the requester an admission request names.
+func UserInfo(u authenticationv1.UserInfo) user.Info {
+	info := &user.DefaultInfo{Name: u.Username, UID: u.UID, Groups: u.Groups}
+	if len(u.Extra) > 0 {
+		info.Extra = map[string][]string{}
+		for k, v := range u.Extra {
+			info.Extra[k] = v
+		}
+	}
+	return info
+}
+
+// Deny makes resp a refusal with err's status (a 400 for an error that
+// carries none).
+func Deny(resp *admissionv1.AdmissionResponse, err error) {
+	status := apierrors.NewBadRequest(err.Error()).ErrStatus
+	var s apierrors.APIStatus
+	if errors.As(err, &s) {
+		status = s.Status()
+	}
+	resp.Allowed, resp.Result, resp.Patch, resp.PatchType = false, &status, nil, nil
 }
