@@ -30,6 +30,7 @@ import (
 	"k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/slipway-dev/slipway/internal/admission/imageaccess"
@@ -193,7 +194,7 @@ func New(c Config) (*Server, error) {
 		return nil, err
 	}
 	generic.Handler.NonGoRestfulMux.Handle(imagelookup.WebhookPath, imageLookup)
-	generic.Handler.NonGoRestfulMux.Handle(scc.WebhookPath, newSCCAdmission(client))
+	generic.Handler.NonGoRestfulMux.Handle(scc.WebhookPath, newSCCAdmission(client, kubeInformers.Core().V1().Namespaces().Lister()))
 	generic.Handler.NonGoRestfulMux.Handle(imageaccess.TriggersWebhookPath, imageaccess.NewTriggersWebhook(config.Authorization.Authorizer))
 	generic.AddPostStartHookOrDie("slipway-kube-informers", func(hook genericapiserver.PostStartHookContext) error {
 		kubeInformers.Start(hook.Done())
@@ -202,12 +203,17 @@ func New(c Config) (*Server, error) {
 	return &Server{Generic: generic}, nil
 }
 
-// newSCCAdmission reads namespaces and asks "may this user use the
-// constraint" of the kube-apiserver itself, uncached: a grant (`adm policy
-// add-scc-to-user`) counts for the very next pod.
-func newSCCAdmission(client kubernetes.Interface) *scc.Admission {
+// newSCCAdmission reads namespaces from the server's cache (the namespace
+// lifecycle plugin's informer), and from the kube-apiserver only while
+// the cache does not show a namespace's ranges yet; it asks "may this
+// user use the constraint" of the kube-apiserver itself, uncached: a
+// grant (`adm policy add-scc-to-user`) counts for the very next pod.
+func newSCCAdmission(client kubernetes.Interface, namespaces corelisters.NamespaceLister) *scc.Admission {
 	return scc.New(
 		func(ctx context.Context, name string) (*corev1.Namespace, error) {
+			if ns, err := namespaces.Get(name); err == nil && ns.Annotations[scc.UIDRangeAnnotation] != "" {
+				return ns, nil
+			}
 			return client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 		},
 		func(ctx context.Context, u user.Info, name, namespace string) (bool, error) {

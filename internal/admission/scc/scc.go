@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/utils/ptr"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -211,7 +213,7 @@ func restricted(pod *corev1.Pod, r Ranges) field.ErrorList {
 		errs = append(errs, field.Invalid(spec.Child("securityContext", "runAsUser"), *psc.RunAsUser, uidMessage))
 	}
 	if psc.FSGroup == nil {
-		psc.FSGroup = ptr(r.Groups.First)
+		psc.FSGroup = ptr.To(r.Groups.First)
 	} else if !r.Groups.contains(*psc.FSGroup) {
 		errs = append(errs, field.Invalid(spec.Child("securityContext", "fsGroup"), *psc.FSGroup, fmt.Sprintf("%d is not an allowed group (range %d-%d)", *psc.FSGroup, r.Groups.First, r.Groups.Last())))
 	}
@@ -226,10 +228,10 @@ func restricted(pod *corev1.Pod, r Ranges) field.ErrorList {
 		case sc.RunAsUser != nil && !r.UIDs.contains(*sc.RunAsUser):
 			errs = append(errs, field.Invalid(path.Child("securityContext", "runAsUser"), *sc.RunAsUser, uidMessage))
 		case sc.RunAsUser == nil && psc.RunAsUser == nil:
-			sc.RunAsUser = ptr(r.UIDs.First)
+			sc.RunAsUser = ptr.To(r.UIDs.First)
 		}
 		if sc.AllowPrivilegeEscalation == nil {
-			sc.AllowPrivilegeEscalation = ptr(false)
+			sc.AllowPrivilegeEscalation = ptr.To(false)
 		} else if *sc.AllowPrivilegeEscalation {
 			errs = append(errs, field.Invalid(path.Child("securityContext", "allowPrivilegeEscalation"), true, "Allowing privilege escalation for containers is not allowed"))
 		}
@@ -249,5 +251,3 @@ func eachContainer(pod *corev1.Pod, f func(*field.Path, *corev1.Container)) {
 		f(field.NewPath("spec", "containers").Index(i), &pod.Spec.Containers[i])
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

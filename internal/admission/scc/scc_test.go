@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -55,12 +57,14 @@ func TestRestrictedV2Refuses(t *testing.T) {
 		says   string
 	}{
 		"root": {func(p *corev1.Pod) {
-			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr(int64(0))}
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To(int64(0))}
 		}, "spec.containers[0].securityContext.runAsUser: Invalid value: 0: must be in the ranges: [1000650000, 1000659999]"},
-		"pod user out of range": {func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr(int64(1000))} }, "spec.securityContext.runAsUser"},
-		"fsGroup out of range":  {func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr(int64(0))} }, "spec.securityContext.fsGroup"},
+		"pod user out of range": {func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(1000))}
+		}, "spec.securityContext.runAsUser"},
+		"fsGroup out of range": {func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr.To(int64(0))} }, "spec.securityContext.fsGroup"},
 		"privilege escalation": {func(p *corev1.Pod) {
-			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(true)}
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(true)}
 		}, "allowPrivilegeEscalation"},
 		"a capability": {func(p *corev1.Pod) {
 			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}
@@ -76,7 +80,7 @@ func TestRestrictedV2Refuses(t *testing.T) {
 			p.Spec.Volumes = []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}
 		}, "spec.volumes[0]"},
 		"privileged": {func(p *corev1.Pod) {
-			p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)}
+			p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(true)}
 		}, "spec.initContainers[0].securityContext.privileged"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -167,7 +171,7 @@ func TestAdmitPicksTheFirstUsableConstraint(t *testing.T) {
 	}
 
 	pod := testPod()
-	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr(int64(0))}
+	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To(int64(0))}
 	_, err := a.Admit(ctx, pod, "p", alice)
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "unable to validate against any security context constraint") ||
 		!strings.Contains(err.Error(), `provider "anyuid": Forbidden: not usable by user or serviceaccount`) || !strings.Contains(err.Error(), "runAsUser") {
@@ -193,7 +197,7 @@ func TestAdmitWaitsForTheNamespaceRanges(t *testing.T) {
 	}, func(context.Context, user.Info, string, string) (bool, error) { return true, nil })
 	a.rangeWait = 2 * time.Second
 	pod := testPod()
-	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr(int64(0))} // not restricted-v2's
+	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To(int64(0))} // not restricted-v2's
 	if got, err := a.Admit(context.Background(), pod, "new", &user.DefaultInfo{Name: "u"}); err != nil || got != AnyUID {
 		t.Fatalf("Admit = %q, %v; want anyuid once the ranges came", got, err)
 	}

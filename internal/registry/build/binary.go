@@ -27,6 +27,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/buildgenerator"
 	"github.com/slipway-dev/slipway/internal/podlogs"
+	"github.com/slipway-dev/slipway/internal/registry/build/build"
 	"github.com/slipway-dev/slipway/internal/serialwrite"
 )
 
@@ -291,8 +292,7 @@ func (r *InstantiateBinaryREST) waitEnded(ctx context.Context, namespace, name s
 		if err != nil {
 			return
 		}
-		switch b.Status.Phase {
-		case buildv1.BuildPhaseError, buildv1.BuildPhaseFailed, buildv1.BuildPhaseCancelled, buildv1.BuildPhaseComplete:
+		if build.IsTerminal(b.Status.Phase) {
 			return
 		}
 		select {
