@@ -343,7 +343,8 @@ func TestSubresources(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "logged-1-deploy", Namespace: e.ns},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "deployment", Image: "slipway"}}},
 		}
-		if _, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), deployer, metav1.CreateOptions{}); err != nil {
+		deployer, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), deployer, metav1.CreateOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		e.writeLog("logged-1-deploy", "deployment", "--> Scaling logged-1 to 1\n--> Success\n")
@@ -351,8 +352,14 @@ func TestSubresources(t *testing.T) {
 			t.Errorf("deployer log = %q", got)
 		}
 
+		// The RC has no replicas (as a deployment before its deployer
+		// scales it): Kubernetes' replication controller would adopt and
+		// delete a pod of its selector, so the pod has a controller of
+		// its own (one that exists, for the garbage collector).
+		isController := true
 		app := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "logged-1-x7k2p", Namespace: e.ns, Labels: rc.Spec.Selector},
+			ObjectMeta: metav1.ObjectMeta{Name: "logged-1-x7k2p", Namespace: e.ns, Labels: rc.Spec.Selector,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: deployer.Name, UID: deployer.UID, Controller: &isController}}},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}},
 		}
 		if _, err := e.kube.CoreV1().Pods(e.ns).Create(context.Background(), app, metav1.CreateOptions{}); err != nil {
